@@ -1,0 +1,106 @@
+//! SHA-256 hashes and the RFC 6962 / RFC 9162 domain-separated leaf and node hashing.
+
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Length of a SHA-256 hash in bytes.
+pub const HASH_LEN: usize = 32;
+
+/// A SHA-256 hash: a leaf hash, an interior node hash or a tree root.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash(pub [u8; HASH_LEN]);
+
+/// A hash given as text or bytes could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HashParseError {
+    #[error("a hash is {HASH_LEN} bytes, found {0}")]
+    WrongLength(usize),
+    #[error("a hash in hex must be 64 hex digits: {0}")]
+    BadHex(String),
+    #[error("a hash in base64 is not valid base64: {0}")]
+    BadBase64(String),
+}
+
+impl Hash {
+    /// The hash of the empty tree: SHA-256 of no bytes.
+    pub fn empty_tree() -> Hash {
+        Hash(Sha256::digest([]).into())
+    }
+
+    /// Reads a hash from exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Hash, HashParseError> {
+        <[u8; HASH_LEN]>::try_from(bytes)
+            .map(Hash)
+            .map_err(|_| HashParseError::WrongLength(bytes.len()))
+    }
+
+    /// Reads a hash from 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Hash, HashParseError> {
+        let bytes = hex::decode(text).map_err(|e| HashParseError::BadHex(e.to_string()))?;
+        Hash::from_slice(&bytes)
+    }
+
+    /// Reads a hash from standard base64 (RFC 4648 section 4), as checkpoints carry it.
+    pub fn from_base64(text: &str) -> Result<Hash, HashParseError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| HashParseError::BadBase64(e.to_string()))?;
+        Hash::from_slice(&bytes)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn to_base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.0)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; HASH_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl serde::Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Hash::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// RFC 6962 leaf hash: SHA-256(0x00 || entry bytes).
+pub fn leaf_hash(entry: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    Hash(h.finalize().into())
+}
+
+/// RFC 6962 interior node hash: SHA-256(0x01 || left || right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut buf = [0u8; 1 + 2 * HASH_LEN];
+    buf[0] = 1;
+    buf[1..1 + HASH_LEN].copy_from_slice(&left.0);
+    buf[1 + HASH_LEN..].copy_from_slice(&right.0);
+    Hash(Sha256::digest(buf).into())
+}
