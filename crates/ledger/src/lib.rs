@@ -3,7 +3,9 @@
 //! C2SP signed checkpoints, and the offline verification of a log.
 
 pub mod hash;
+pub mod proof;
 pub mod timestamp;
+pub mod tree;
 
 pub use hash::{leaf_hash, node_hash, Hash};
 pub use timestamp::Timestamp;
