@@ -1,1 +1,21 @@
-//! placeholder
+//! Storage for modeltrail's log. One interface, [`LogStore`], with two implementations (SQLite,
+//! the embedded default, and PostgreSQL), the log's signing key in the data directory, the
+//! sequencer (the only code that appends), proofs served from stored subtree hashes, and
+//! verification of a stored log.
+
+pub mod audit;
+pub mod error;
+pub mod keys;
+pub mod log_store;
+pub mod open;
+pub mod postgres;
+pub mod proofs;
+pub mod sequencer;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use log_store::{
+    Batch, LogIdentity, LogStore, NewEntry, RecordHead, StoredCheckpoint, StoredEntry,
+};
+pub use open::{AnyStore, StoreConfig};
+pub use sequencer::{AppendError, Appended, Sequencer, SequencerConfig};

@@ -1,0 +1,111 @@
+//! The storage interface every backend implements, and the rows it stores.
+//!
+//! Invariants every implementation keeps: the log tables (events, checkpoints, log identity)
+//! refuse UPDATE and DELETE at the database level; an append is one transaction that stores a
+//! whole batch and its checkpoint or nothing; a batch must start exactly at the log's size.
+
+use modeltrail_ledger::tree::NodeId;
+use modeltrail_ledger::{Hash, Timestamp};
+use std::future::Future;
+
+use crate::StoreError;
+
+/// One event to append, already sequenced and encoded by the sequencer.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub seq: u64,
+    pub timestamp: Timestamp,
+    /// Canonical JSON bytes of the event: the Merkle leaf.
+    pub body: Vec<u8>,
+    /// The hashes of the perfect subtrees this leaf completes, level 0 first.
+    pub hashes: Vec<Hash>,
+    /// The record version this event creates, if it touches a record.
+    pub record: Option<RecordHead>,
+}
+
+/// The latest version of a record, as the log's chain of versions needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordHead {
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+    pub leaf: Hash,
+    pub seq: u64,
+}
+
+/// A signed checkpoint as stored: its size and the exact signed-note text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub text: String,
+}
+
+/// What one append transaction writes.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub entries: Vec<NewEntry>,
+    pub checkpoint: StoredCheckpoint,
+    pub checkpoint_time: Timestamp,
+}
+
+/// An event as read back for verification and proofs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub body: Vec<u8>,
+    /// Concatenated 32-byte hashes of the subtrees this leaf completes.
+    pub hashes: Vec<u8>,
+}
+
+/// Which log a database holds: its origin and the verifier key of its checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogIdentity {
+    pub origin: String,
+    pub verifier_key: String,
+}
+
+/// The storage interface: the same contract for SQLite and PostgreSQL, checked by one
+/// conformance suite run against both.
+pub trait LogStore: Send + Sync + 'static {
+    /// Records which log this database holds, the first time; afterwards returns what is stored,
+    /// and fails with [`StoreError::WrongLog`] if it differs.
+    fn init_identity(
+        &self,
+        identity: &LogIdentity,
+    ) -> impl Future<Output = Result<LogIdentity, StoreError>> + Send;
+
+    /// The stored identity, if any.
+    fn identity(&self) -> impl Future<Output = Result<Option<LogIdentity>, StoreError>> + Send;
+
+    /// Durably appends a batch and its checkpoint in one transaction: all of it or nothing.
+    fn append(&self, batch: &Batch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The number of events in the log.
+    fn size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Hashes of perfect subtrees, in the order asked. Each is one indexed read.
+    fn nodes(&self, ids: &[NodeId]) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
+
+    /// Up to `limit` events from `from` on, in order.
+    fn entries(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+
+    /// Every stored checkpoint, by size.
+    fn checkpoints(&self)
+        -> impl Future<Output = Result<Vec<StoredCheckpoint>, StoreError>> + Send;
+
+    /// The checkpoint of the largest size, if any.
+    fn latest_checkpoint(
+        &self,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+
+    /// The latest version of a record, if it exists.
+    fn record_head(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<RecordHead>, StoreError>> + Send;
+}

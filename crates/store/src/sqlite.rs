@@ -1,0 +1,409 @@
+//! The embedded backend: one SQLite file (WAL, synchronous=FULL). One writer connection, used
+//! only by the sequencer's appends, and a small pool of reader connections. Blocking SQLite calls
+//! run on tokio's blocking threads.
+
+use modeltrail_ledger::tree::NodeId;
+use modeltrail_ledger::Hash;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::log_store::{Batch, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry};
+use crate::StoreError;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS log_identity (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq    INTEGER PRIMARY KEY,
+    ts     INTEGER NOT NULL,
+    body   BLOB NOT NULL,
+    hashes BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    ts   INTEGER NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_heads (
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    leaf    BLOB NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS log_identity_no_update BEFORE UPDATE ON log_identity
+BEGIN SELECT RAISE(ABORT, 'the log identity is fixed: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS log_identity_no_delete BEFORE DELETE ON log_identity
+BEGIN SELECT RAISE(ABORT, 'the log identity is fixed: DELETE refused'); END;
+"#;
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and its schema.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let writer = Connection::open(path)?;
+        configure(&writer)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Opens an existing database without creating or changing anything (for verification).
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Config(format!(
+                "no database at {}",
+                path.display()
+            )));
+        }
+        let writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        writer.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer connection on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::TaskFailed("SQLite writer lock poisoned".into()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+    }
+
+    /// Runs `f` on a pooled reader connection on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().ok().and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &inner.path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                    conn
+                }
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::TaskFailed(e.to_string()))?
+    }
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
+fn read_identity(conn: &Connection) -> Result<Option<LogIdentity>, StoreError> {
+    let get = |key: &str| -> Result<Option<String>, StoreError> {
+        Ok(conn
+            .query_row(
+                "SELECT value FROM log_identity WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    };
+    match (get("origin")?, get("verifier_key")?) {
+        (Some(origin), Some(verifier_key)) => Ok(Some(LogIdentity {
+            origin,
+            verifier_key,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(StoreError::Corrupt(
+            "the log identity is half written".into(),
+        )),
+    }
+}
+
+fn current_size(conn: &Connection) -> Result<u64, StoreError> {
+    let last: Option<i64> = conn
+        .query_row(
+            "SELECT seq FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match last {
+        Some(seq) => Ok(to_u64(seq, "seq")? + 1),
+        None => Ok(0),
+    }
+}
+
+fn node_from_row(id: NodeId, hashes: &[u8]) -> Result<Hash, StoreError> {
+    let at = usize::from(id.level) * 32;
+    let bytes = hashes.get(at..at + 32).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "seq {} holds {} bytes of subtree hashes, too few for level {}",
+            id.completed_by(),
+            hashes.len(),
+            id.level
+        ))
+    })?;
+    Hash::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl LogStore for SqliteStore {
+    async fn init_identity(&self, identity: &LogIdentity) -> Result<LogIdentity, StoreError> {
+        let identity = identity.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stored = match read_identity(&tx)? {
+                Some(stored) => stored,
+                None => {
+                    tx.execute(
+                        "INSERT INTO log_identity (key, value) VALUES ('origin', ?1), ('verifier_key', ?2)",
+                        params![identity.origin, identity.verifier_key],
+                    )?;
+                    identity.clone()
+                }
+            };
+            tx.commit()?;
+            if stored != identity {
+                return Err(StoreError::WrongLog {
+                    stored: format!("{} (key {})", stored.origin, stored.verifier_key),
+                    given: format!("{} (key {})", identity.origin, identity.verifier_key),
+                });
+            }
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn identity(&self) -> Result<Option<LogIdentity>, StoreError> {
+        self.read(read_identity).await
+    }
+
+    async fn append(&self, batch: &Batch) -> Result<(), StoreError> {
+        let batch = batch.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let size = current_size(&tx)?;
+            if let Some(first) = batch.entries.first() {
+                if first.seq != size {
+                    return Err(StoreError::OutOfOrder {
+                        size,
+                        first: first.seq,
+                    });
+                }
+            }
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO events (seq, ts, body, hashes) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                let mut head = tx.prepare_cached(
+                    "INSERT INTO record_heads (kind, id, version, leaf, seq) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version,
+                     leaf = excluded.leaf, seq = excluded.seq",
+                )?;
+                let mut hashes = Vec::new();
+                for entry in &batch.entries {
+                    hashes.clear();
+                    for h in &entry.hashes {
+                        hashes.extend_from_slice(h.as_bytes());
+                    }
+                    insert.execute(params![
+                        to_i64(entry.seq, "seq")?,
+                        entry.timestamp.as_micros(),
+                        entry.body,
+                        hashes
+                    ])?;
+                    if let Some(r) = &entry.record {
+                        head.execute(params![
+                            r.kind,
+                            r.id,
+                            to_i64(r.version, "version")?,
+                            r.leaf.as_bytes().as_slice(),
+                            to_i64(r.seq, "seq")?
+                        ])?;
+                    }
+                }
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (size, ts, note) VALUES (?1, ?2, ?3)",
+                params![
+                    to_i64(batch.checkpoint.size, "size")?,
+                    batch.checkpoint_time.as_micros(),
+                    batch.checkpoint.text
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn size(&self) -> Result<u64, StoreError> {
+        self.read(current_size).await
+    }
+
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT hashes FROM events WHERE seq = ?1")?;
+            ids.iter()
+                .map(|id| {
+                    let hashes: Option<Vec<u8>> = stmt
+                        .query_row([to_i64(id.completed_by(), "seq")?], |r| r.get(0))
+                        .optional()?;
+                    node_from_row(*id, &hashes.ok_or(StoreError::MissingNode(*id))?)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, body, hashes FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![to_i64(from, "seq")?, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            let mut out = Vec::with_capacity(limit.min(1 << 16));
+            for row in rows {
+                let (seq, body, hashes) = row?;
+                out.push(StoredEntry {
+                    seq: to_u64(seq, "seq")?,
+                    body,
+                    hashes,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT size, note FROM checkpoints ORDER BY size")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))?;
+            rows.map(|row| {
+                let (size, text) = row?;
+                Ok(StoredCheckpoint {
+                    size: to_u64(size, "size")?,
+                    text,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.read(|conn| {
+            let row: Option<(i64, String)> = conn
+                .query_row(
+                    "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            row.map(|(size, text)| {
+                Ok(StoredCheckpoint {
+                    size: to_u64(size, "size")?,
+                    text,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn record_head(&self, kind: &str, id: &str) -> Result<Option<RecordHead>, StoreError> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            let row: Option<(i64, Vec<u8>, i64)> = conn
+                .query_row(
+                    "SELECT version, leaf, seq FROM record_heads WHERE kind = ?1 AND id = ?2",
+                    params![kind, id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(version, leaf, seq)| {
+                Ok(RecordHead {
+                    kind: kind.clone(),
+                    id: id.clone(),
+                    version: to_u64(version, "version")?,
+                    leaf: Hash::from_slice(&leaf)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    seq: to_u64(seq, "seq")?,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+}
