@@ -1,1 +1,112 @@
-fn main() {}
+//! The `modeltrail` command: argument parsing and dispatch. Each command lives in its own module;
+//! errors become messages and exit codes here, at the edge.
+
+mod log_commands;
+mod verify_command;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "modeltrail",
+    version,
+    about = "Tamper-evident audit trail for GxP machine-learning models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the log lives; shared by every command.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Data directory: signing key, and the SQLite database unless --database is given.
+    #[arg(long, env = "MODELTRAIL_DATA_DIR", default_value = "./modeltrail-data")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user@host:port/db); without it, SQLite in the data directory.
+    #[arg(
+        long = "database",
+        env = "MODELTRAIL_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn config(&self) -> modeltrail_store::StoreConfig {
+        modeltrail_store::StoreConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory, the log's signing key and database, and sign the first checkpoint.
+    Init {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The log's origin (checkpoint name) for a new key; default: a random one.
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Append events given as JSON lines on standard input: all in one transaction or none; or,
+    /// with --stream, each line on its own as it arrives. Prints `SEQ LEAF-HASH` once durable.
+    Append {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Append each line as its own event as soon as it is read, many in flight at once.
+        #[arg(long)]
+        stream: bool,
+    },
+    /// Print the latest signed checkpoint.
+    Checkpoint {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print an inclusion or consistency proof from the stored log (hex, one hash a line).
+    Prove {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        proof: log_commands::ProofKind,
+    },
+    /// Recompute and check the whole log offline; exit 1 at the first divergence.
+    Verify(verify_command::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Init { store, origin } => log_commands::init(&store, origin).await,
+            Command::Append { store, stream } => match stream {
+                true => log_commands::append_stream(&store).await,
+                false => log_commands::append(&store).await,
+            },
+            Command::Checkpoint { store } => log_commands::checkpoint(&store).await,
+            Command::Prove { store, proof } => log_commands::prove(&store, proof).await,
+            Command::Verify(args) => verify_command::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! refuse UPDATE and DELETE at the database level; an append is one transaction that stores a
 //! whole batch and its checkpoint or nothing; a batch must start exactly at the log's size.
 
-use modeltrail_ledger::tree::NodeId;
+use modeltrail_ledger::tree::{completed_count, NodeId};
 use modeltrail_ledger::{Hash, Timestamp};
 use std::future::Future;
 
@@ -46,6 +46,46 @@ pub struct Batch {
     pub entries: Vec<NewEntry>,
     pub checkpoint: StoredCheckpoint,
     pub checkpoint_time: Timestamp,
+}
+
+impl Batch {
+    /// Checks that the batch is exactly the next piece of a log of `size` events: consecutive
+    /// sequence numbers from `size`, each with the subtree hashes its leaf completes, and a
+    /// checkpoint for the size the batch reaches. Backends call it inside the transaction.
+    pub fn check_extends(&self, size: u64) -> Result<(), StoreError> {
+        if let Some(first) = self.entries.first() {
+            if first.seq != size {
+                return Err(StoreError::OutOfOrder {
+                    size,
+                    first: first.seq,
+                });
+            }
+        }
+        for (i, entry) in self.entries.iter().enumerate() {
+            let expected = size + i as u64;
+            if entry.seq != expected {
+                return Err(StoreError::MalformedBatch(format!(
+                    "entry {i} has seq {}, expected {expected}",
+                    entry.seq
+                )));
+            }
+            if entry.hashes.len() != completed_count(expected) {
+                return Err(StoreError::MalformedBatch(format!(
+                    "seq {expected} completes {} subtrees, {} hashes were given",
+                    completed_count(expected),
+                    entry.hashes.len()
+                )));
+            }
+        }
+        let reached = size + self.entries.len() as u64;
+        if self.checkpoint.size != reached {
+            return Err(StoreError::MalformedBatch(format!(
+                "the batch reaches size {reached}, its checkpoint is for size {}",
+                self.checkpoint.size
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// An event as read back for verification and proofs.

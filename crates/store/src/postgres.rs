@@ -425,15 +425,7 @@ impl LogStore for PgStore {
         // queue here, and the size read below is the one this append extends.
         tx.batch_execute("LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE")
             .await?;
-        let size = size_from(tx.query_opt(&writer.size, &[]).await?)?;
-        if let Some(first) = batch.entries.first() {
-            if first.seq != size {
-                return Err(StoreError::OutOfOrder {
-                    size,
-                    first: first.seq,
-                });
-            }
-        }
+        batch.check_extends(size_from(tx.query_opt(&writer.size, &[]).await?)?)?;
         if !seqs.is_empty() {
             tx.execute(&writer.insert_events, &[&seqs, &times, &bodies, &hashes])
                 .await?;

@@ -248,15 +248,7 @@ impl LogStore for SqliteStore {
         let batch = batch.clone();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let size = current_size(&tx)?;
-            if let Some(first) = batch.entries.first() {
-                if first.seq != size {
-                    return Err(StoreError::OutOfOrder {
-                        size,
-                        first: first.seq,
-                    });
-                }
-            }
+            batch.check_extends(current_size(&tx)?)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO events (seq, ts, body, hashes) VALUES (?1, ?2, ?3, ?4)",

@@ -173,6 +173,7 @@ on_both_backends!(
     time_never_goes_backwards,
     a_restart_continues_the_same_tree,
     a_batch_out_of_order_changes_nothing,
+    a_transaction_failing_half_way_leaves_the_log_as_it_was,
     another_key_cannot_take_over_the_log,
     the_log_tables_refuse_update_and_delete,
     proofs_beyond_the_log_are_refused,
@@ -434,19 +435,44 @@ async fn a_batch_out_of_order_changes_nothing(f: &Fixture) {
         Err(StoreError::OutOfOrder { size: 1, first: 5 }) => {}
         other => panic!("{other:?}"),
     }
-    // A batch that fails half way (its checkpoint collides with a stored one) leaves nothing.
-    let colliding = Batch {
-        entries: vec![modeltrail_store::NewEntry {
-            seq: 1,
-            ..stray.entries[0].clone()
-        }],
-        checkpoint: before[0].clone(),
-        checkpoint_time: Timestamp::from_micros(1),
-    };
-    assert!(f.store.append(&colliding).await.is_err());
+    let mut gappy = stray.clone();
+    gappy.entries[0].seq = 1;
+    gappy.entries.push(modeltrail_store::NewEntry {
+        seq: 3,
+        ..stray.entries[0].clone()
+    });
+    assert!(matches!(
+        f.store.append(&gappy).await,
+        Err(StoreError::MalformedBatch(_))
+    ));
     assert_eq!(f.store.size().await.unwrap(), 1);
     assert_eq!(f.store.checkpoints().await.unwrap(), before);
     assert_eq!(verified(&f.store).await.size, 1);
+}
+
+async fn a_transaction_failing_half_way_leaves_the_log_as_it_was(f: &Fixture) {
+    let seq = start(&f.store, SequencerConfig::default()).await;
+    seq.append(draft("t", serde_json::json!(1))).await.unwrap();
+    let entries = f.store.entries(0, 10).await.unwrap();
+    // Plant a row where the next checkpoint goes (inserts are not refused): the next append
+    // writes its event, then fails on its checkpoint, and must roll the event back.
+    f.raw("INSERT INTO checkpoints (size, ts, note) VALUES (2, 0, 'planted')")
+        .await
+        .unwrap();
+    match seq.append(draft("t", serde_json::json!(2))).await {
+        Err(AppendError::Unavailable(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.store.size().await.unwrap(), 1);
+    assert_eq!(f.store.entries(0, 10).await.unwrap(), entries);
+    // The sequencer now refuses to sign on top of a log whose checkpoints disagree with it.
+    match seq.append(draft("t", serde_json::json!(3))).await {
+        Err(AppendError::Unavailable(message)) => {
+            assert!(message.contains("checkpoint"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.store.size().await.unwrap(), 1);
 }
 
 async fn another_key_cannot_take_over_the_log(f: &Fixture) {

@@ -176,12 +176,12 @@ async fn exercise(schema: &str) {
         store.append(&ahead).await,
         Err(StoreError::OutOfOrder { .. })
     ));
-    // A batch failing inside the transaction (duplicate checkpoint size) leaves nothing either.
+    // A batch whose checkpoint is not for the size it reaches is refused before anything is written.
     let mut dup = make_batch(&mut frontier.clone(), 1, &mut Vec::new());
     dup.checkpoint = second.checkpoint.clone();
     assert!(matches!(
         store.append(&dup).await,
-        Err(StoreError::Postgres(_))
+        Err(StoreError::MalformedBatch(_))
     ));
     assert_eq!(store.size().await.unwrap(), size);
     assert_eq!(store.entries(0, 100).await.unwrap(), all);
@@ -323,6 +323,40 @@ async fn no_schema_uses_the_urls_search_path() {
                 .await
                 .unwrap();
             assert_eq!(row.get::<_, i64>(0), 3);
+        }
+    })
+    .await;
+    drop_schema(URL, &schema).await.expect("drop schema");
+    if let Err(e) = run {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn racing_writers_one_wins_the_other_is_out_of_order() {
+    let schema = random_schema();
+    let run = tokio::spawn({
+        let schema = schema.clone();
+        async move {
+            let a = PgStore::connect(URL, Some(&schema)).await.unwrap();
+            let b = PgStore::connect(URL, Some(&schema)).await.unwrap();
+            for round in 0..20 {
+                let size = a.size().await.unwrap();
+                let mut frontier = Frontier::new();
+                let mut sink = Vec::new();
+                let _ = make_batch(&mut frontier, size, &mut sink);
+                let batch = make_batch(&mut frontier, 3, &mut sink);
+                let (ra, rb) = tokio::join!(a.append(&batch), b.append(&batch));
+                let oks = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+                assert_eq!(oks, 1, "round {round}: {ra:?} {rb:?}");
+                assert!(
+                    [ra, rb]
+                        .into_iter()
+                        .any(|r| matches!(r, Err(StoreError::OutOfOrder { .. }))),
+                    "round {round}"
+                );
+                assert_eq!(b.size().await.unwrap(), size + 3);
+            }
         }
     })
     .await;
