@@ -320,8 +320,14 @@ impl LogStore for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, body, hashes FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
             )?;
+            // Bytes are taken whatever type the column holds now: a value rewritten as TEXT
+            // is then judged by its hash like any other change, not refused as unreadable.
             let rows = stmt.query_map(params![to_i64(from, "seq")?, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get_ref(1)?.as_bytes()?.to_vec(),
+                    r.get_ref(2)?.as_bytes()?.to_vec(),
+                ))
             })?;
             let mut out = Vec::with_capacity(limit.min(1 << 16));
             for row in rows {
