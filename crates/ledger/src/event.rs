@@ -223,7 +223,146 @@ pub struct EventHead {
 }
 
 impl EventHead {
+    /// Reads the head of a stored event. Canonical events (no whitespace, unique keys) are
+    /// scanned at their top level only, which skips the payload several times faster than a
+    /// parser can; anything else goes through the full parser, whose errors say what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<EventHead, EventError> {
-        serde_json::from_slice(bytes).map_err(|e| EventError::Malformed(e.to_string()))
+        match scan::head(bytes) {
+            Some(head) => Ok(head),
+            None => serde_json::from_slice(bytes).map_err(|e| EventError::Malformed(e.to_string())),
+        }
+    }
+}
+
+/// A scanner for the top level of a canonical event. It answers `None` at the first thing it
+/// does not expect, leaving the judgement to the full parser.
+mod scan {
+    use super::{EventHead, RecordRef};
+    use crate::hash::Hash;
+    use crate::timestamp::Timestamp;
+
+    pub(super) fn head(b: &[u8]) -> Option<EventHead> {
+        let mut s = Scanner { b, at: 0 };
+        s.eat(b'{')?;
+        let (mut seq, mut timestamp) = (None, None);
+        let (mut record, mut prev): (Option<RecordRef>, Option<Hash>) = (None, None);
+        loop {
+            let key = s.plain_string()?;
+            s.eat(b':')?;
+            let start = s.at;
+            s.skip_value()?;
+            let raw = &b[start..s.at];
+            match key {
+                b"seq" if seq.is_none() => seq = Some(unsigned(raw)?),
+                b"timestamp" if timestamp.is_none() => {
+                    timestamp =
+                        Some(Timestamp::parse(std::str::from_utf8(unquote(raw)?).ok()?).ok()?)
+                }
+                b"prev" if prev.is_none() => {
+                    prev = Some(Hash::from_hex(std::str::from_utf8(unquote(raw)?).ok()?).ok()?)
+                }
+                b"record" if record.is_none() => record = Some(serde_json::from_slice(raw).ok()?),
+                b"seq" | b"timestamp" | b"prev" | b"record" => return None,
+                _ => {}
+            }
+            match s.next()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        (s.at == b.len()).then_some(())?;
+        Some(EventHead {
+            seq: seq?,
+            timestamp: timestamp?,
+            record,
+            prev,
+        })
+    }
+
+    fn unquote(raw: &[u8]) -> Option<&[u8]> {
+        raw.strip_prefix(b"\"")?.strip_suffix(b"\"")
+    }
+
+    /// A JSON integer as JCS writes it: digits, no sign, no leading zero, within 2^53.
+    fn unsigned(raw: &[u8]) -> Option<u64> {
+        if raw.is_empty() || raw.len() > 16 || (raw.len() > 1 && raw[0] == b'0') {
+            return None;
+        }
+        let n = raw.iter().try_fold(0u64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u64::from(c - b'0'))
+        })?;
+        (n <= 1 << 53).then_some(n)
+    }
+
+    struct Scanner<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+
+    impl<'a> Scanner<'a> {
+        fn next(&mut self) -> Option<u8> {
+            let c = *self.b.get(self.at)?;
+            self.at += 1;
+            Some(c)
+        }
+
+        fn eat(&mut self, want: u8) -> Option<()> {
+            (self.next()? == want).then_some(())
+        }
+
+        /// A key without escapes (every key of an event is plain ASCII).
+        fn plain_string(&mut self) -> Option<&'a [u8]> {
+            self.eat(b'"')?;
+            let start = self.at;
+            let len = memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+            self.at = start + len;
+            self.eat(b'"')?;
+            Some(&self.b[start..start + len])
+        }
+
+        /// Moves past a string whose opening quote was just read.
+        fn skip_string_body(&mut self) -> Option<()> {
+            loop {
+                let rest = &self.b[self.at..];
+                let i = memchr::memchr2(b'"', b'\\', rest)?;
+                self.at += i + 1;
+                if rest[i] == b'"' {
+                    return Some(());
+                }
+                self.at += 1; // the escaped character
+            }
+        }
+
+        fn skip_value(&mut self) -> Option<()> {
+            match self.next()? {
+                b'"' => self.skip_string_body(),
+                b'{' | b'[' => {
+                    let mut depth = 1usize;
+                    while depth > 0 {
+                        match self.next()? {
+                            b'"' => self.skip_string_body()?,
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => depth -= 1,
+                            _ => {}
+                        }
+                    }
+                    Some(())
+                }
+                c if c == b'-' || c.is_ascii_alphanumeric() => {
+                    while let Some(&c) = self.b.get(self.at) {
+                        if matches!(c, b',' | b'}' | b']') {
+                            break;
+                        }
+                        if !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.')) {
+                            return None;
+                        }
+                        self.at += 1;
+                    }
+                    Some(())
+                }
+                _ => None,
+            }
+        }
     }
 }

@@ -40,11 +40,38 @@ impl Timestamp {
         let err = || TimestampParseError {
             text: text.to_owned(),
         };
-        if text.len() != 27 {
+        // Fixed positions: YYYY-MM-DDTHH:MM:SS.ffffffZ. Reading digits in place is many times
+        // faster than a format description, and verification reads one per event.
+        let b = text.as_bytes();
+        if b.len() != 27
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+            || b[26] != b'Z'
+        {
             return Err(err());
         }
-        let parsed = time::PrimitiveDateTime::parse(text, FORMAT).map_err(|_| err())?;
-        let nanos = parsed.assume_utc().unix_timestamp_nanos();
+        let num = |range: std::ops::Range<usize>| -> Result<u32, TimestampParseError> {
+            b[range].iter().try_fold(0u32, |acc, &c| match c {
+                b'0'..=b'9' => Ok(acc * 10 + u32::from(c - b'0')),
+                _ => Err(err()),
+            })
+        };
+        let year = num(0..4)? as i32;
+        let month = time::Month::try_from(num(5..7)? as u8).map_err(|_| err())?;
+        let date =
+            time::Date::from_calendar_date(year, month, num(8..10)? as u8).map_err(|_| err())?;
+        let clock = time::Time::from_hms_micro(
+            num(11..13)? as u8,
+            num(14..16)? as u8,
+            num(17..19)? as u8,
+            num(20..26)?,
+        )
+        .map_err(|_| err())?;
+        let nanos = date.with_time(clock).assume_utc().unix_timestamp_nanos();
         Ok(Timestamp((nanos / 1_000) as i64))
     }
 
@@ -96,6 +123,10 @@ mod tests {
             "2025-11-24T20:35:14.123456+00:00",
             "2025-11-24 20:35:14.123456Z",
             "2025-13-24T20:35:14.123456Z",
+            "2025-02-30T20:35:14.123456Z",
+            "2025-11-24T24:35:14.123456Z",
+            "2025-11-24T20:35:14.12345xZ",
+            "+025-11-24T20:35:14.123456Z",
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }

@@ -1,18 +1,15 @@
-//! Verification of a stored log, spread over the machine's cores: one reader pulls events from
-//! the store in chunks, workers check leaves on their own (hashing, parsing), and one thread
-//! takes the checked leaves in order through the ledger's [`LogVerifier`].
+//! Verification of a stored log, spread over the machine's cores: chunks of events are read and
+//! checked concurrently by the store, where they are read (hashing, parsing, no copies), and one
+//! thread takes the checked leaves in order through the ledger's [`LogVerifier`].
 
 use modeltrail_ledger::checkpoint::Checkpoint;
 use modeltrail_ledger::note::NoteVerifier;
-use modeltrail_ledger::verify::{
-    check_leaf, open_checkpoint, CheckedLeaf, Divergence, LogVerifier, Summary,
-};
-use std::collections::BTreeMap;
+use modeltrail_ledger::verify::{open_checkpoint, Divergence, LogVerifier, Summary};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
-use tokio::sync::mpsc;
+use std::sync::{mpsc as std_mpsc, Arc};
 
-use crate::log_store::{LogStore, StoredCheckpoint, StoredEntry};
+use crate::log_store::{LeafCheck, LogStore, StoredCheckpoint};
 use crate::StoreError;
 
 /// How verification reads and spreads its work.
@@ -42,7 +39,7 @@ pub type Verdict = Result<Summary, Divergence>;
 /// Verifies everything in `store` against the log's public key `verifier` and any checkpoints
 /// the caller already trusts (`pinned`: the log must contain them). A `StoreError` means the
 /// store could not be read; a divergence means the log is not what its checkpoints say.
-pub async fn verify_store<S: LogStore>(
+pub async fn verify_store<S: LogStore + Clone>(
     store: &S,
     verifier: &NoteVerifier,
     pinned: Vec<Checkpoint>,
@@ -73,40 +70,44 @@ pub async fn verify_store<S: LogStore>(
         Err(divergence) => return Ok(Err(divergence)),
     };
 
+    // Chunks are read and checked concurrently (each where it is read, by the store), and
+    // taken in order by one thread that owns the tree.
+    let size = store.size().await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let (work_tx, work_rx) = mpsc::channel::<(u64, Vec<StoredEntry>)>(workers * 2);
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = std_mpsc::sync_channel(workers * 2);
-    let mut threads = Vec::new();
-    for _ in 0..workers {
-        let (rx, tx) = (work_rx.clone(), done_tx.clone());
-        threads.push(std::thread::spawn(move || check_chunks(&rx, &tx)));
-    }
-    drop(done_tx);
+    let (done_tx, done_rx) = std_mpsc::sync_channel::<Vec<LeafCheck>>(workers * 2);
     let ordered = {
         let stop = stop.clone();
         std::thread::spawn(move || take_in_order(log, &done_rx, &stop, &*progress))
     };
-
-    let mut from = 0;
-    let mut chunk_no = 0;
+    let chunk = config.chunk.max(1) as u64;
+    let mut in_flight = VecDeque::new();
+    let mut begin = 0;
     let read = async {
-        while !stop.load(Ordering::Relaxed) {
-            let entries = store.entries(from, config.chunk).await?;
-            let Some(last) = entries.last() else { break };
-            from = last.seq + 1;
-            if work_tx.send((chunk_no, entries)).await.is_err() {
+        loop {
+            while in_flight.len() < workers && begin < size {
+                let end = (begin + chunk).min(size);
+                let store = store.clone();
+                in_flight.push_back(tokio::spawn(async move {
+                    store.checked_entries(begin, end).await
+                }));
+                begin = end;
+            }
+            let Some(next) = in_flight.pop_front() else {
+                break;
+            };
+            let checked = next
+                .await
+                .map_err(|e| StoreError::TaskFailed(e.to_string()))??;
+            if stop.load(Ordering::Relaxed) || done_tx.send(checked).is_err() {
                 break;
             }
-            chunk_no += 1;
         }
         Ok::<(), StoreError>(())
     }
     .await;
-    drop(work_tx);
-    for t in threads {
-        t.join()
-            .map_err(|_| StoreError::TaskFailed("a verification worker panicked".into()))?;
+    drop(done_tx);
+    for task in in_flight {
+        task.abort();
     }
     let verdict = ordered
         .join()
@@ -149,51 +150,20 @@ fn open_all(
     parts.into_iter().flatten().collect()
 }
 
-type CheckedChunk = (u64, Vec<Result<CheckedLeaf, Divergence>>);
-
-fn check_chunks(
-    rx: &Mutex<mpsc::Receiver<(u64, Vec<StoredEntry>)>>,
-    tx: &std_mpsc::SyncSender<CheckedChunk>,
-) {
-    loop {
-        let job = match rx.lock() {
-            Ok(mut rx) => rx.blocking_recv(),
-            Err(_) => None,
-        };
-        let Some((no, entries)) = job else { return };
-        let checked = entries
-            .iter()
-            .map(|e| check_leaf(e.seq, &e.body, &e.hashes))
-            .collect();
-        if tx.send((no, checked)).is_err() {
-            return;
-        }
-    }
-}
-
 fn take_in_order(
     mut log: LogVerifier,
-    rx: &std_mpsc::Receiver<CheckedChunk>,
+    rx: &std_mpsc::Receiver<Vec<LeafCheck>>,
     stop: &AtomicBool,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Verdict {
-    let mut waiting = BTreeMap::new();
-    let mut next = 0u64;
-    let mut outcome = Ok(());
-    'recv: for (no, chunk) in rx.iter() {
-        waiting.insert(no, chunk);
-        while let Some(chunk) = waiting.remove(&next) {
-            next += 1;
-            for leaf in chunk {
-                if let Err(d) = leaf.and_then(|leaf| log.push(leaf)) {
-                    outcome = Err(d);
-                    stop.store(true, Ordering::Relaxed);
-                    break 'recv;
-                }
+    for chunk in rx.iter() {
+        for leaf in chunk {
+            if let Err(d) = leaf.and_then(|leaf| log.push(leaf)) {
+                stop.store(true, Ordering::Relaxed);
+                return Err(d);
             }
-            progress(log.size());
         }
+        progress(log.size());
     }
-    outcome?;
     log.finish()
 }

@@ -5,6 +5,7 @@
 //! whole batch and its checkpoint or nothing; a batch must start exactly at the log's size.
 
 use modeltrail_ledger::tree::{completed_count, NodeId};
+use modeltrail_ledger::verify::{CheckedLeaf, Divergence};
 use modeltrail_ledger::{Hash, Timestamp};
 use std::future::Future;
 
@@ -97,6 +98,9 @@ pub struct StoredEntry {
     pub hashes: Vec<u8>,
 }
 
+/// One stored event checked on its own, or the divergence found in it.
+pub type LeafCheck = Result<CheckedLeaf, Divergence>;
+
 /// Which log a database holds: its origin and the verifier key of its checkpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogIdentity {
@@ -132,6 +136,15 @@ pub trait LogStore: Send + Sync + 'static {
         from: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+
+    /// Checks every stored event with seq in `[begin, end)`, in order, where it is read and
+    /// without copying it (see [`modeltrail_ledger::verify::check_leaf`]). A missing seq is
+    /// simply absent from the answer; the ordered half of verification reports the gap.
+    fn checked_entries(
+        &self,
+        begin: u64,
+        end: u64,
+    ) -> impl Future<Output = Result<Vec<LeafCheck>, StoreError>> + Send;
 
     /// Every stored checkpoint, by size.
     fn checkpoints(&self)

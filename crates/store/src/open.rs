@@ -5,7 +5,9 @@ use modeltrail_ledger::tree::NodeId;
 use modeltrail_ledger::Hash;
 use std::path::{Path, PathBuf};
 
-use crate::log_store::{Batch, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry};
+use crate::log_store::{
+    Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
+};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::StoreError;
@@ -120,6 +122,9 @@ impl LogStore for AnyStore {
     }
     async fn entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
         delegate!(self, s => s.entries(from, limit).await)
+    }
+    async fn checked_entries(&self, begin: u64, end: u64) -> Result<Vec<LeafCheck>, StoreError> {
+        delegate!(self, s => s.checked_entries(begin, end).await)
     }
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         delegate!(self, s => s.checkpoints().await)

@@ -3,6 +3,7 @@
 //! and one reader connection shared by all reads, with every statement prepared once at connect.
 
 use modeltrail_ledger::tree::NodeId;
+use modeltrail_ledger::verify::check_leaf;
 use modeltrail_ledger::Hash;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
-use crate::log_store::{Batch, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry};
+use crate::log_store::{
+    Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
+};
 use crate::StoreError;
 
 /// The tables, the refusal function and the append-only triggers. Run in one transaction under an
@@ -110,6 +113,7 @@ struct ReadStatements {
     identity: Statement,
     nodes: Statement,
     entries: Statement,
+    entry_range: Statement,
     checkpoints: Statement,
     latest_checkpoint: Statement,
     record_head: Statement,
@@ -299,6 +303,12 @@ impl PgStore {
                 .prepare(
                     "SELECT seq, body, hashes FROM events WHERE seq >= $1::bigint \
                      ORDER BY seq LIMIT $2::bigint",
+                )
+                .await?,
+            entry_range: reader
+                .prepare(
+                    "SELECT seq, body, hashes FROM events \
+                     WHERE seq >= $1::bigint AND seq < $2::bigint ORDER BY seq",
                 )
                 .await?,
             checkpoints: reader
@@ -496,6 +506,23 @@ impl LogStore for PgStore {
                 body: row.try_get(1)?,
                 hashes: row.try_get(2)?,
             });
+        }
+        Ok(out)
+    }
+
+    async fn checked_entries(&self, begin: u64, end: u64) -> Result<Vec<LeafCheck>, StoreError> {
+        let (begin, end) = (to_i64(begin, "seq")?, to_i64(end, "seq")?);
+        let inner = &self.inner;
+        let rows = inner
+            .reader
+            .query(&inner.reads.entry_range, &[&begin, &end])
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq = to_u64(row.try_get(0)?, "seq")?;
+            let body: &[u8] = row.try_get(1)?;
+            let hashes: &[u8] = row.try_get(2)?;
+            out.push(check_leaf(seq, body, hashes));
         }
         Ok(out)
     }
