@@ -220,9 +220,19 @@ async fn verify_rate(store: &AnyStore, label: &str) {
         from = last.seq + 1;
     }
     let read = t.elapsed();
+    let t = Instant::now();
+    let size = store.size().await.expect("size");
+    for begin in (0..size).step_by(4096) {
+        let checked = store
+            .checked_entries(begin, begin + 4096)
+            .await
+            .expect("read");
+        std::hint::black_box(checked);
+    }
+    let read_check = t.elapsed();
     println!(
-        "{label:<10} verify stages, one core each: read {read:.2?}, check leaves {check:.2?}, \
-         tree and order {fold:.2?}"
+        "{label:<10} verify stages, one core each: read with copies {read:.2?}, check leaves \
+         {check:.2?}, read and check in place {read_check:.2?}, tree and order {fold:.2?}"
     );
     let t = Instant::now();
     let verdict = verify_store(

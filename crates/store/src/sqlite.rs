@@ -52,6 +52,9 @@ CREATE TRIGGER IF NOT EXISTS log_identity_no_delete BEFORE DELETE ON log_identit
 BEGIN SELECT RAISE(ABORT, 'the log identity is fixed: DELETE refused'); END;
 "#;
 
+/// How much of the database file a reader connection maps into memory.
+const READER_MMAP_BYTES: i64 = 1 << 34;
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -145,6 +148,9 @@ impl SqliteStore {
                         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )?;
                     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                    // Reads map the file instead of copying pages into SQLite's cache: long
+                    // sequential scans (verification, exports) run markedly faster.
+                    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                     conn
                 }
             };
