@@ -18,6 +18,8 @@ pub enum StoreError {
     },
     #[error("append out of order: the log has {size} events, the batch starts at seq {first}")]
     OutOfOrder { size: u64, first: u64 },
+    #[error("{0} is beyond what the database can hold (2^63 - 1)")]
+    OutOfRange(String),
     #[error("malformed batch: {0}")]
     MalformedBatch(String),
     #[error("the store has no hash for subtree level {} index {}: it is beyond the log", .0.level, .0.index)]

@@ -108,6 +108,35 @@ pub struct LogIdentity {
     pub verifier_key: String,
 }
 
+impl LogIdentity {
+    /// The identity from its two stored rows: both, neither (a new database), or damage.
+    pub(crate) fn from_stored(
+        origin: Option<String>,
+        verifier_key: Option<String>,
+    ) -> Result<Option<LogIdentity>, StoreError> {
+        match (origin, verifier_key) {
+            (Some(origin), Some(verifier_key)) => Ok(Some(LogIdentity {
+                origin,
+                verifier_key,
+            })),
+            (None, None) => Ok(None),
+            _ => Err(StoreError::Corrupt(
+                "the log identity is half written".into(),
+            )),
+        }
+    }
+}
+
+/// A log position or count as the databases' signed 64-bit integers hold it.
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange(format!("{what} {value}")))
+}
+
+/// A stored signed integer back as a log position or count; a negative one is damage.
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
 /// The storage interface: the same contract for SQLite and PostgreSQL, checked by one
 /// conformance suite run against both.
 pub trait LogStore: Send + Sync + 'static {

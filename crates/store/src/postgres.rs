@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::log_store::{
-    Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
+    to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
+    StoredEntry,
 };
 use crate::StoreError;
 
@@ -161,14 +162,6 @@ async fn open_connection(config: &Config, role: &'static str) -> Result<Client, 
     Ok(client)
 }
 
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
-}
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
-}
-
 fn hash_from(bytes: &[u8]) -> Result<Hash, StoreError> {
     Hash::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -195,16 +188,7 @@ fn identity_from(rows: &[Row]) -> Result<Option<LogIdentity>, StoreError> {
             _ => {}
         }
     }
-    match (origin, verifier_key) {
-        (Some(origin), Some(verifier_key)) => Ok(Some(LogIdentity {
-            origin,
-            verifier_key,
-        })),
-        (None, None) => Ok(None),
-        _ => Err(StoreError::Corrupt(
-            "the log identity is half written".into(),
-        )),
-    }
+    LogIdentity::from_stored(origin, verifier_key)
 }
 
 fn checkpoint_from(row: &Row) -> Result<StoredCheckpoint, StoreError> {

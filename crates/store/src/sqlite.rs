@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::log_store::{
-    Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
+    to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
+    StoredEntry,
 };
 use crate::StoreError;
 
@@ -165,14 +166,6 @@ impl SqliteStore {
     }
 }
 
-fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} exceeds i64")))
-}
-
-fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
-}
-
 fn read_identity(conn: &Connection) -> Result<Option<LogIdentity>, StoreError> {
     let get = |key: &str| -> Result<Option<String>, StoreError> {
         Ok(conn
@@ -183,16 +176,7 @@ fn read_identity(conn: &Connection) -> Result<Option<LogIdentity>, StoreError> {
             )
             .optional()?)
     };
-    match (get("origin")?, get("verifier_key")?) {
-        (Some(origin), Some(verifier_key)) => Ok(Some(LogIdentity {
-            origin,
-            verifier_key,
-        })),
-        (None, None) => Ok(None),
-        _ => Err(StoreError::Corrupt(
-            "the log identity is half written".into(),
-        )),
-    }
+    LogIdentity::from_stored(get("origin")?, get("verifier_key")?)
 }
 
 fn current_size(conn: &Connection) -> Result<u64, StoreError> {
