@@ -125,6 +125,27 @@ fn a_value_rewritten_with_another_column_type_is_still_judged_by_its_bytes() {
 }
 
 #[test]
+fn an_event_appended_behind_the_programs_back_is_found() {
+    let dir = sound_log();
+    // Inserts are not refused by the triggers: a forged event with a correct leaf hash, at the
+    // right position, but no signed checkpoint can cover it.
+    let forged = common::event_line(999).replacen(
+        '{',
+        r#"{"seq":60,"timestamp":"2030-01-01T00:00:00.000000Z","#,
+        1,
+    );
+    let leaf = modeltrail_ledger::leaf_hash(forged.as_bytes());
+    let conn = Connection::open(db(dir.path())).unwrap();
+    conn.execute(
+        "INSERT INTO events (seq, ts, body, hashes) VALUES (60, 0, ?1, ?2)",
+        rusqlite::params![forged.as_bytes(), leaf.0.as_slice()],
+    )
+    .unwrap();
+    drop(conn);
+    verify_fails(dir.path(), &["no signed checkpoint covers", "61 events"]);
+}
+
+#[test]
 fn a_truncated_log_is_found() {
     let dir = sound_log();
     tamper(dir.path(), "DELETE FROM events WHERE seq >= 50");

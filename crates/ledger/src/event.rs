@@ -227,9 +227,23 @@ impl EventHead {
     /// scanned at their top level only, which skips the payload several times faster than a
     /// parser can; anything else goes through the full parser, whose errors say what is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<EventHead, EventError> {
-        match scan::head(bytes) {
+        match scan::forward(bytes) {
             Some(head) => Ok(head),
             None => serde_json::from_slice(bytes).map_err(|e| EventError::Malformed(e.to_string())),
+        }
+    }
+}
+
+impl EventHead {
+    /// Reads the head of an event known to be canonical, from its end, without looking at the
+    /// payload; falls back to [`EventHead::from_bytes`]. It does not re-check the grammar of
+    /// what it skips: verification uses it after the event's bytes have been matched to their
+    /// leaf hash, and the tree to signed checkpoints, which is what proves the bytes are the
+    /// ones the log wrote.
+    pub fn from_canonical(bytes: &[u8]) -> Result<EventHead, EventError> {
+        match scan::tail(bytes) {
+            Some(head) => Ok(head),
+            None => EventHead::from_bytes(bytes),
         }
     }
 }
@@ -241,7 +255,123 @@ mod scan {
     use crate::hash::Hash;
     use crate::timestamp::Timestamp;
 
-    pub(super) fn head(b: &[u8]) -> Option<EventHead> {
+    /// Reads the head from the end of a canonical event, where JCS's key order puts it:
+    /// `... "payload":P[,"prev":H][,"reason":R][,"record":{..}],"seq":N,"timestamp":T}`. The
+    /// payload, usually most of the event, is never looked at.
+    pub(super) fn tail(b: &[u8]) -> Option<EventHead> {
+        let mut t = Tail { b, end: b.len() };
+        t.strip(b"}")?;
+        let timestamp = t.string()?;
+        t.strip(b",\"timestamp\":")?;
+        let seq = unsigned(t.digits()?)?;
+        t.strip(b",\"seq\":")?;
+        let timestamp = Timestamp::parse(std::str::from_utf8(timestamp).ok()?).ok()?;
+        let mut record = None;
+        if t.last()? == b'}' {
+            let mut r = t.clone();
+            r.strip(b"}")?;
+            let version = unsigned(r.digits()?)?;
+            let parsed = r.strip(b",\"version\":").and_then(|_| {
+                let kind = r.string()?;
+                r.strip(b",\"type\":")?;
+                let id = r.string()?;
+                r.strip(b",\"record\":{\"id\":")?;
+                Some((kind, id))
+            });
+            match parsed {
+                // A JSON-escaped id or type goes to the forward scan, which unescapes.
+                Some((kind, id)) if !kind.contains(&b'\\') && !id.contains(&b'\\') => {
+                    record = Some(RecordRef {
+                        kind: String::from_utf8(kind.to_vec()).ok()?,
+                        id: String::from_utf8(id.to_vec()).ok()?,
+                        version,
+                    });
+                    t = r;
+                }
+                Some(_) => return None,
+                // An object that is not a record is the payload: nothing lies between it and seq.
+                None => {
+                    return Some(EventHead {
+                        seq,
+                        timestamp,
+                        record: None,
+                        prev: None,
+                    })
+                }
+            }
+        }
+        let mut prev = None;
+        // Strings before this point: the reason and the previous version's hash, or a payload.
+        let mut reason_seen = false;
+        while t.last()? == b'"' {
+            let mut k = t.clone();
+            let value = k.string()?;
+            if !reason_seen && k.strip(b",\"reason\":").is_some() {
+                reason_seen = true;
+                t = k;
+            } else if k.strip(b",\"prev\":").is_some() {
+                prev = Some(Hash::from_hex(std::str::from_utf8(value).ok()?).ok()?);
+                break;
+            } else {
+                k.strip(b",\"payload\":")?;
+                break;
+            }
+        }
+        Some(EventHead {
+            seq,
+            timestamp,
+            record,
+            prev,
+        })
+    }
+
+    /// Reads backwards from `end`.
+    #[derive(Clone)]
+    struct Tail<'a> {
+        b: &'a [u8],
+        end: usize,
+    }
+
+    impl<'a> Tail<'a> {
+        fn last(&self) -> Option<u8> {
+            self.end.checked_sub(1).map(|i| self.b[i])
+        }
+
+        fn strip(&mut self, suffix: &[u8]) -> Option<()> {
+            self.b[..self.end]
+                .ends_with(suffix)
+                .then(|| self.end -= suffix.len())
+        }
+
+        fn digits(&mut self) -> Option<&'a [u8]> {
+            let end = self.end;
+            while self.last()?.is_ascii_digit() {
+                self.end -= 1;
+            }
+            (self.end < end).then(|| &self.b[self.end..end])
+        }
+
+        /// A string ending here; returns its raw contents. A quote closes a string exactly when
+        /// an even number of backslashes precede it.
+        fn string(&mut self) -> Option<&'a [u8]> {
+            self.strip(b"\"")?;
+            let close = self.end;
+            loop {
+                let quote = memchr::memrchr(b'"', &self.b[..self.end])?;
+                let slashes = self.b[..quote]
+                    .iter()
+                    .rev()
+                    .take_while(|&&c| c == b'\\')
+                    .count();
+                self.end = quote;
+                if slashes % 2 == 0 {
+                    return Some(&self.b[quote + 1..close]);
+                }
+            }
+        }
+    }
+
+    pub(super) fn forward(b: &[u8]) -> Option<EventHead> {
         let mut s = Scanner { b, at: 0 };
         s.eat(b'{')?;
         let (mut seq, mut timestamp) = (None, None);

@@ -83,6 +83,11 @@ pub enum Divergence {
     },
     #[error("checkpoint at size {size} is beyond the end of the log, which has {log_size} events")]
     Truncated { size: u64, log_size: u64 },
+    #[error(
+        "seq {signed} onwards: the log has {log_size} events but no signed checkpoint covers \
+         any beyond {signed}"
+    )]
+    Unsigned { signed: u64, log_size: u64 },
 }
 
 /// One stored event, checked on its own.
@@ -125,7 +130,7 @@ pub fn check_leaf(
             found: stored_leaf,
         });
     }
-    let head = EventHead::from_bytes(body).map_err(|e| Divergence::Malformed {
+    let head = EventHead::from_canonical(body).map_err(|e| Divergence::Malformed {
         seq: position,
         reason: e.to_string(),
     })?;
@@ -340,6 +345,12 @@ impl LogVerifier {
                 size: beyond.size,
                 log_size,
             });
+        }
+        // Every commit stores its checkpoint with its events: events past the last checkpoint
+        // were put there some other way.
+        let signed = self.checkpoints.last().map_or(0, |c| c.size);
+        if log_size > signed {
+            return Err(Divergence::Unsigned { signed, log_size });
         }
         Ok(Summary {
             size: log_size,

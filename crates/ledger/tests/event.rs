@@ -50,22 +50,59 @@ proptest! {
         micros in 0i64..253_402_300_799_999_999,
         version in proptest::option::of(1u64..1000),
         prev_byte in any::<u8>(),
+        record_id in prop_oneof!["[a-z0-9-]{1,12}", "[a-z\"\\\\{}]{1,6}"],
     ) {
         let mut d = draft(payload);
         d.reason = reason;
         if let Some(version) = version {
-            d.record = Some(RecordRef { kind: "model".into(), id: "m\"1}".into(), version });
+            d.record = Some(RecordRef { kind: "model".into(), id: record_id, version });
             d.prev = (version > 1).then_some(Hash([prev_byte; 32]));
         }
         let event = d.seal(seq, Timestamp::from_micros(micros));
         let bytes = EncodedEvent::encode(&event).unwrap().bytes;
-        let head = EventHead::from_bytes(&bytes).unwrap();
         let full = Event::from_bytes(&bytes).unwrap();
         prop_assert_eq!(&full, &event);
-        prop_assert_eq!(head.seq, full.seq);
-        prop_assert_eq!(head.timestamp, full.timestamp);
-        prop_assert_eq!(head.record, full.record);
-        prop_assert_eq!(head.prev, full.prev);
+        for head in [EventHead::from_bytes(&bytes).unwrap(), EventHead::from_canonical(&bytes).unwrap()] {
+            prop_assert_eq!(head.seq, full.seq);
+            prop_assert_eq!(head.timestamp, full.timestamp);
+            prop_assert_eq!(&head.record, &full.record);
+            prop_assert_eq!(head.prev, full.prev);
+        }
+    }
+}
+
+/// Payloads that end the way the head's fields do must not be mistaken for them.
+#[test]
+fn payloads_shaped_like_head_fields_are_payloads() {
+    let lookalikes = [
+        serde_json::json!({"id": "x", "type": "model", "version": 3}),
+        serde_json::json!({"record": {"id": "x", "type": "model", "version": 3}}),
+        serde_json::json!("\",\"prev\":\"00\""),
+        serde_json::json!(format!("{}", "0".repeat(64))),
+        serde_json::json!(["\\", "\"", "}"]),
+        serde_json::json!("ends with a backslash \\"),
+    ];
+    for payload in lookalikes {
+        for reason in [None, Some("why \"quoted\" \\".to_string())] {
+            for record in [None, Some(2u64)] {
+                let mut d = draft(payload.clone());
+                d.reason = reason.clone();
+                if let Some(version) = record {
+                    d.record = Some(RecordRef {
+                        kind: "model".into(),
+                        id: "m-1".into(),
+                        version,
+                    });
+                    d.prev = Some(Hash([0xab; 32]));
+                }
+                let event = d.seal(99, Timestamp::from_micros(1_000_000));
+                let bytes = EncodedEvent::encode(&event).unwrap().bytes;
+                let head = EventHead::from_canonical(&bytes).unwrap();
+                assert_eq!(head.seq, 99);
+                assert_eq!(head.record, event.record, "{payload} {reason:?}");
+                assert_eq!(head.prev, event.prev, "{payload} {reason:?}");
+            }
+        }
     }
 }
 

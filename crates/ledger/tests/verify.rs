@@ -187,6 +187,19 @@ fn a_truncated_log_is_found_by_its_checkpoints() {
 }
 
 #[test]
+fn events_past_the_last_checkpoint_are_unsigned() {
+    let mut log = build(50, steady);
+    log.checkpoints.pop();
+    match verify(&log) {
+        Err(Divergence::Unsigned {
+            signed: 49,
+            log_size: 50,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn time_going_backwards_is_found() {
     let log = build(30, |seq| if seq == 12 { steady(5) } else { steady(seq) });
     match verify(&log) {
