@@ -71,3 +71,40 @@ async fn a_log_in_postgres_verifies_and_tampering_is_found() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_auditor_with_a_read_only_role_can_verify() {
+    let schema = format!("cli_{:016x}", rand::random::<u64>());
+    let role = format!("auditor_{:016x}", rand::random::<u64>());
+    let db = admin().await;
+    db.batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let url = format!("{SERVER}?options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let out = run(&["init", "--data-dir", &d, "--database", &url], "");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &["append", "--data-dir", &d, "--database", &url],
+        &lines(0..5),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    db.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN;
+         GRANT USAGE ON SCHEMA {schema} TO {role};
+         GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role};"
+    ))
+    .await
+    .unwrap();
+    let auditor = format!("postgres://{role}@127.0.0.1:5432/test?options=-csearch_path%3D{schema}");
+    let out = run(&["verify", &d, "--database", &auditor], "");
+    let said = text(&out);
+    db.batch_execute(&format!(
+        "DROP SCHEMA {schema} CASCADE; DROP OWNED BY {role}; DROP ROLE {role};"
+    ))
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("OK: tree size 5"), "{said}");
+}

@@ -72,7 +72,7 @@ impl StoreConfig {
     pub async fn open_existing(&self) -> Result<AnyStore, StoreError> {
         match &self.database_url {
             Some(url) if is_postgres_url(url) => {
-                Ok(AnyStore::Postgres(PgStore::connect(url, None).await?))
+                Ok(AnyStore::Postgres(PgStore::connect_existing(url).await?))
             }
             Some(url) => Err(unsupported(url)),
             None => Ok(AnyStore::Sqlite(SqliteStore::open_read_only(

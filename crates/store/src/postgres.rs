@@ -211,11 +211,28 @@ fn node_from_row(id: NodeId, hashes: &[u8]) -> Result<Hash, StoreError> {
     hash_from(bytes)
 }
 
+/// Whether connecting may create the schema objects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    CreateMissing,
+    UseExisting,
+}
+
 impl PgStore {
     /// Connects to the database at `url` (a `postgres://` URL or key=value string; no TLS),
     /// creating `schema` if given and missing and using it on every connection, then creates the
     /// tables and append-only triggers if missing.
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+        PgStore::open(url, schema, Setup::CreateMissing).await
+    }
+
+    /// Connects to an existing log without creating or changing anything, so a read-only role
+    /// (an auditor's) is enough. Fails if the tables are not there.
+    pub async fn connect_existing(url: &str) -> Result<PgStore, StoreError> {
+        PgStore::open(url, None, Setup::UseExisting).await
+    }
+
+    async fn open(url: &str, schema: Option<&str>, setup: Setup) -> Result<PgStore, StoreError> {
         let mut config = parse_url(url)?;
         if let Some(schema) = schema {
             check_schema_name(schema)?;
@@ -232,17 +249,19 @@ impl PgStore {
         }
 
         let mut client = open_connection(&config, "writer").await?;
-        let tx = client.transaction().await?;
-        if let Some(schema) = schema {
-            tx.batch_execute(&format!(
-                "SELECT pg_advisory_xact_lock(hashtext('modeltrail: schema setup'));
-                 CREATE SCHEMA IF NOT EXISTS {}",
-                quote_ident(schema)
-            ))
-            .await?;
+        if setup == Setup::CreateMissing {
+            let tx = client.transaction().await?;
+            if let Some(schema) = schema {
+                tx.batch_execute(&format!(
+                    "SELECT pg_advisory_xact_lock(hashtext('modeltrail: schema setup'));
+                     CREATE SCHEMA IF NOT EXISTS {}",
+                    quote_ident(schema)
+                ))
+                .await?;
+            }
+            tx.batch_execute(SCHEMA).await?;
+            tx.commit().await?;
         }
-        tx.batch_execute(SCHEMA).await?;
-        tx.commit().await?;
 
         let writer = Writer {
             size: client.prepare(SIZE).await?,
