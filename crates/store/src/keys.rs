@@ -101,6 +101,7 @@ fn check_private(_path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+#[cfg_attr(not(unix), allow(unused_variables))]
 fn write_new_file(path: &Path, contents: &[u8], private: bool) -> Result<(), StoreError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -109,7 +110,6 @@ fn write_new_file(path: &Path, contents: &[u8], private: bool) -> Result<(), Sto
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(if private { 0o600 } else { 0o644 });
     }
-    let _ = private;
     let mut file = options
         .open(path)
         .map_err(|e| StoreError::io(format!("creating {}", path.display()), e))?;

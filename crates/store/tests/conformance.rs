@@ -177,6 +177,7 @@ on_both_backends!(
     another_key_cannot_take_over_the_log,
     the_log_tables_refuse_update_and_delete,
     proofs_beyond_the_log_are_refused,
+    stopping_commits_everything_already_queued,
 );
 
 async fn a_new_log_has_a_signed_empty_checkpoint(f: &Fixture) {
@@ -531,4 +532,32 @@ async fn proofs_beyond_the_log_are_refused(f: &Fixture) {
     assert!(consistency_proof(&f.store, 3, 9).await.is_err());
     assert!(consistency_proof(&f.store, 4, 3).await.is_err());
     assert!(root_at(&f.store, 5).await.is_err());
+}
+
+async fn stopping_commits_everything_already_queued(f: &Fixture) {
+    let (seq, task) = Sequencer::start(
+        Arc::new(f.store.clone()),
+        signer(1),
+        SequencerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let pending: Vec<_> = (0..200)
+        .map(|i| {
+            let seq = seq.clone();
+            tokio::spawn(async move { seq.append(draft("t", serde_json::json!(i))).await })
+        })
+        .collect();
+    // The caller lets go of its handle at once; the sequencer stops only when every queued
+    // request has been committed and answered.
+    drop(seq);
+    let mut acked = Vec::new();
+    for p in pending {
+        acked.push(p.await.unwrap().unwrap().seq);
+    }
+    task.finished().await.unwrap();
+    acked.sort();
+    assert_eq!(acked, (0..200).collect::<Vec<u64>>());
+    assert_eq!(f.store.size().await.unwrap(), 200);
+    assert_eq!(verified(&f.store).await.size, 200);
 }
