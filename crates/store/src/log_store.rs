@@ -4,6 +4,7 @@
 //! refuse UPDATE and DELETE at the database level; an append is one transaction that stores a
 //! whole batch and its checkpoint or nothing; a batch must start exactly at the log's size.
 
+use modeltrail_ledger::hash::HASH_LEN;
 use modeltrail_ledger::tree::{completed_count, NodeId};
 use modeltrail_ledger::verify::{CheckedLeaf, Divergence};
 use modeltrail_ledger::{Hash, Timestamp};
@@ -125,6 +126,20 @@ impl LogIdentity {
             )),
         }
     }
+}
+
+/// The hash of node `id` from the subtree hashes stored with the leaf that completed it.
+pub(crate) fn node_from_row(id: NodeId, hashes: &[u8]) -> Result<Hash, StoreError> {
+    let at = usize::from(id.level) * HASH_LEN;
+    let bytes = hashes.get(at..at + HASH_LEN).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "seq {} holds {} bytes of subtree hashes, too few for level {}",
+            id.completed_by(),
+            hashes.len(),
+            id.level
+        ))
+    })?;
+    Hash::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A log position or count as the databases' signed 64-bit integers hold it.

@@ -12,8 +12,8 @@ use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::log_store::{
-    to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
-    StoredEntry,
+    node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
+    StoredCheckpoint, StoredEntry,
 };
 use crate::StoreError;
 
@@ -196,19 +196,6 @@ fn checkpoint_from(row: &Row) -> Result<StoredCheckpoint, StoreError> {
         size: to_u64(row.try_get(0)?, "size")?,
         text: row.try_get(1)?,
     })
-}
-
-fn node_from_row(id: NodeId, hashes: &[u8]) -> Result<Hash, StoreError> {
-    let at = usize::from(id.level) * 32;
-    let bytes = hashes.get(at..at + 32).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "seq {} holds {} bytes of subtree hashes, too few for level {}",
-            id.completed_by(),
-            hashes.len(),
-            id.level
-        ))
-    })?;
-    hash_from(bytes)
 }
 
 /// Whether connecting may create the schema objects.

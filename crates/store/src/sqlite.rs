@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::log_store::{
-    to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
-    StoredEntry,
+    node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
+    StoredCheckpoint, StoredEntry,
 };
 use crate::StoreError;
 
@@ -191,19 +191,6 @@ fn current_size(conn: &Connection) -> Result<u64, StoreError> {
         Some(seq) => Ok(to_u64(seq, "seq")? + 1),
         None => Ok(0),
     }
-}
-
-fn node_from_row(id: NodeId, hashes: &[u8]) -> Result<Hash, StoreError> {
-    let at = usize::from(id.level) * 32;
-    let bytes = hashes.get(at..at + 32).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "seq {} holds {} bytes of subtree hashes, too few for level {}",
-            id.completed_by(),
-            hashes.len(),
-            id.level
-        ))
-    })?;
-    Hash::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl LogStore for SqliteStore {
