@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 pub fn modeltrail() -> Command {
@@ -46,8 +45,4 @@ pub fn event_line(i: u64) -> String {
 
 pub fn lines(range: std::ops::Range<u64>) -> String {
     range.map(|i| event_line(i) + "\n").collect()
-}
-
-pub fn data_dir_arg(dir: &Path) -> String {
-    dir.display().to_string()
 }

@@ -15,8 +15,16 @@ async fn admin() -> tokio_postgres::Client {
     client
 }
 
-#[tokio::test]
-async fn a_log_in_postgres_verifies_and_tampering_is_found() {
+/// A new log: a schema of its own reached through the URL, and a data directory for its key.
+struct Fresh {
+    db: tokio_postgres::Client,
+    schema: String,
+    url: String,
+    dir: tempfile::TempDir,
+    d: String,
+}
+
+async fn fresh_log() -> Fresh {
     let schema = format!("cli_{:016x}", rand::random::<u64>());
     let db = admin().await;
     db.batch_execute(&format!("CREATE SCHEMA {schema}"))
@@ -25,9 +33,26 @@ async fn a_log_in_postgres_verifies_and_tampering_is_found() {
     let url = format!("{SERVER}?options=-csearch_path%3D{schema}");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
-
     let out = run(&["init", "--data-dir", &d, "--database", &url], "");
     assert!(out.status.success(), "{}", text(&out));
+    Fresh {
+        db,
+        schema,
+        url,
+        dir,
+        d,
+    }
+}
+
+#[tokio::test]
+async fn a_log_in_postgres_verifies_and_tampering_is_found() {
+    let Fresh {
+        db,
+        schema,
+        url,
+        dir,
+        d,
+    } = fresh_log().await;
     assert!(
         !dir.path().join("modeltrail.db").exists(),
         "no SQLite file when a URL is given"
@@ -74,17 +99,15 @@ async fn a_log_in_postgres_verifies_and_tampering_is_found() {
 
 #[tokio::test]
 async fn an_auditor_with_a_read_only_role_can_verify() {
-    let schema = format!("cli_{:016x}", rand::random::<u64>());
+    // The data directory (with the log's key) must live as long as the test.
+    let Fresh {
+        db,
+        schema,
+        url,
+        dir: _dir,
+        d,
+    } = fresh_log().await;
     let role = format!("auditor_{:016x}", rand::random::<u64>());
-    let db = admin().await;
-    db.batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await
-        .unwrap();
-    let url = format!("{SERVER}?options=-csearch_path%3D{schema}");
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    let out = run(&["init", "--data-dir", &d, "--database", &url], "");
-    assert!(out.status.success(), "{}", text(&out));
     let out = run(
         &["append", "--data-dir", &d, "--database", &url],
         &lines(0..5),

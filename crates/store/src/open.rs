@@ -3,7 +3,7 @@
 
 use modeltrail_ledger::tree::NodeId;
 use modeltrail_ledger::Hash;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::log_store::{
     Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
@@ -88,11 +88,6 @@ fn unsupported(url: &str) -> StoreError {
          SQLite in the data directory",
         redact_url(url)
     ))
-}
-
-/// Opens a SQLite database file directly (tools and tests).
-pub fn open_sqlite(path: &Path) -> Result<AnyStore, StoreError> {
-    Ok(AnyStore::Sqlite(SqliteStore::open(path)?))
 }
 
 macro_rules! delegate {
