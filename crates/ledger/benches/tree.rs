@@ -71,6 +71,7 @@ fn encode(c: &mut Criterion) {
         record: None,
         prev: None,
         reason: Some("logged by pipeline".into()),
+        target: None,
         payload: serde_json::json!({"metric": "auc", "value": 0.91, "step": 17, "pad": "x".repeat(100)}),
     };
     c.bench_function("seal + canonical encode + leaf hash of one event", |b| {

@@ -67,6 +67,11 @@ pub struct EventDraft {
     pub prev: Option<Hash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The leaf hash of the record version this event attests to without changing it (an
+    /// electronic signature, say): present, the event creates no version, and `record.version`
+    /// must be the record's latest version, whose leaf hash this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Hash>,
     pub payload: serde_json::Value,
 }
 
@@ -87,6 +92,11 @@ pub struct Event {
     pub prev: Option<Hash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The leaf hash of the record version this event attests to without changing it (an
+    /// electronic signature, say): present, the event creates no version, and `record.version`
+    /// must be the record's latest version, whose leaf hash this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Hash>,
     pub payload: serde_json::Value,
 }
 
@@ -107,6 +117,10 @@ pub enum EventError {
     UnexpectedPrev { kind: String, id: String },
     #[error("`prev` is only meaningful for an event that touches a record")]
     PrevWithoutRecord,
+    #[error("`target` is only meaningful for an event that touches a record")]
+    TargetWithoutRecord,
+    #[error("record {kind}/{id}: an event attests to a version (`target`) or creates one (`prev`), not both")]
+    TargetWithPrev { kind: String, id: String },
     #[error("event payload cannot be written canonically: {0}")]
     Canonical(#[from] JcsError),
     #[error("event is not valid JSON of the event form: {0}")]
@@ -126,6 +140,9 @@ impl EventDraft {
                 return Err(EventError::EmptyField { field });
             }
         }
+        if self.record.is_none() && self.target.is_some() {
+            return Err(EventError::TargetWithoutRecord);
+        }
         match (&self.record, &self.prev) {
             (None, Some(_)) => Err(EventError::PrevWithoutRecord),
             (None, None) => Ok(()),
@@ -138,11 +155,18 @@ impl EventDraft {
                 if r.id.is_empty() {
                     return Err(EventError::EmptyField { field: "record.id" });
                 }
+                if self.target.is_some() && prev.is_some() {
+                    return Err(EventError::TargetWithPrev {
+                        kind: r.kind.clone(),
+                        id: r.id.clone(),
+                    });
+                }
                 match (r.version, prev) {
                     (0, _) => Err(EventError::VersionZero {
                         kind: r.kind.clone(),
                         id: r.id.clone(),
                     }),
+                    _ if self.target.is_some() => Ok(()),
                     (1, Some(_)) => Err(EventError::UnexpectedPrev {
                         kind: r.kind.clone(),
                         id: r.id.clone(),
@@ -169,6 +193,7 @@ impl EventDraft {
             record: self.record,
             prev: self.prev,
             reason: self.reason,
+            target: self.target,
             payload: self.payload,
         }
     }
@@ -220,6 +245,8 @@ pub struct EventHead {
     pub record: Option<RecordRef>,
     #[serde(default)]
     pub prev: Option<Hash>,
+    #[serde(default)]
+    pub target: Option<Hash>,
 }
 
 impl EventHead {
@@ -256,13 +283,19 @@ mod scan {
     use crate::timestamp::Timestamp;
 
     /// Reads the head from the end of a canonical event, where JCS's key order puts it:
-    /// `... "payload":P[,"prev":H][,"reason":R][,"record":{..}],"seq":N,"timestamp":T}`. The
+    /// `... "payload":P[,"prev":H][,"reason":R][,"record":{..}],"seq":N[,"target":H],"timestamp":T}`. The
     /// payload, usually most of the event, is never looked at.
     pub(super) fn tail(b: &[u8]) -> Option<EventHead> {
         let mut t = Tail { b, end: b.len() };
         t.strip(b"}")?;
         let timestamp = t.string()?;
         t.strip(b",\"timestamp\":")?;
+        let mut target = None;
+        if t.last()? == b'"' {
+            let value = t.string()?;
+            t.strip(b",\"target\":")?;
+            target = Some(Hash::from_hex(std::str::from_utf8(value).ok()?).ok()?);
+        }
         let seq = unsigned(t.digits()?)?;
         t.strip(b",\"seq\":")?;
         let timestamp = Timestamp::parse(std::str::from_utf8(timestamp).ok()?).ok()?;
@@ -296,6 +329,7 @@ mod scan {
                         timestamp,
                         record: None,
                         prev: None,
+                        target,
                     })
                 }
             }
@@ -322,6 +356,7 @@ mod scan {
             timestamp,
             record,
             prev,
+            target,
         })
     }
 
@@ -376,6 +411,7 @@ mod scan {
         s.eat(b'{')?;
         let (mut seq, mut timestamp) = (None, None);
         let (mut record, mut prev): (Option<RecordRef>, Option<Hash>) = (None, None);
+        let mut target: Option<Hash> = None;
         loop {
             let key = s.plain_string()?;
             s.eat(b':')?;
@@ -391,8 +427,11 @@ mod scan {
                 b"prev" if prev.is_none() => {
                     prev = Some(Hash::from_hex(std::str::from_utf8(unquote(raw)?).ok()?).ok()?)
                 }
+                b"target" if target.is_none() => {
+                    target = Some(Hash::from_hex(std::str::from_utf8(unquote(raw)?).ok()?).ok()?)
+                }
                 b"record" if record.is_none() => record = Some(serde_json::from_slice(raw).ok()?),
-                b"seq" | b"timestamp" | b"prev" | b"record" => return None,
+                b"seq" | b"timestamp" | b"prev" | b"record" | b"target" => return None,
                 _ => {}
             }
             match s.next()? {
@@ -407,6 +446,7 @@ mod scan {
             timestamp: timestamp?,
             record,
             prev,
+            target,
         })
     }
 

@@ -98,6 +98,7 @@ pub struct CheckedLeaf {
     timestamp: Timestamp,
     record: Option<RecordRef>,
     prev: Option<Hash>,
+    target: Option<Hash>,
     /// Stored hashes of the subtrees this leaf completes above level 0, bottom up.
     stored_above: Vec<Hash>,
 }
@@ -146,6 +147,7 @@ pub fn check_leaf(
         timestamp: head.timestamp,
         record: head.record,
         prev: head.prev,
+        target: head.target,
         stored_above: stored.collect(),
     })
 }
@@ -276,6 +278,19 @@ impl LogVerifier {
             problem,
         };
         let key = (record.kind.clone(), record.id.clone());
+        if let Some(target) = leaf.target {
+            // An attestation: it names the record's latest version and that version's leaf.
+            return match self.heads.get(&key) {
+                Some((head, hash)) if *head == record.version && *hash == target => Ok(()),
+                Some((head, hash)) => Err(broken(format!(
+                    "it attests to leaf {target}, but the latest version before it is {head} \
+                     with leaf hash {hash}"
+                ))),
+                None => Err(broken(
+                    "it attests to a record not in the log before it".into(),
+                )),
+            };
+        }
         match (self.heads.get(&key), record.version) {
             (None, 1) => {
                 if leaf.prev.is_some() {

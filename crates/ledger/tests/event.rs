@@ -20,6 +20,7 @@ fn draft(payload: serde_json::Value) -> EventDraft {
         record: None,
         prev: None,
         reason: None,
+        target: None,
         payload,
     }
 }
@@ -51,13 +52,18 @@ proptest! {
         version in proptest::option::of(1u64..1000),
         prev_byte in any::<u8>(),
         record_id in prop_oneof!["[a-z0-9-]{1,12}", "[a-z\"\\\\{}]{1,6}"],
+        attests in any::<bool>(),
     ) {
         let mut d = draft(payload);
         d.reason = reason;
         if let Some(version) = version {
             d.record = Some(RecordRef { kind: "model".into(), id: record_id, version });
-            d.prev = (version > 1).then_some(Hash([prev_byte; 32]));
+            match attests {
+                true => d.target = Some(Hash([prev_byte; 32])),
+                false => d.prev = (version > 1).then_some(Hash([prev_byte; 32])),
+            }
         }
+        prop_assert_eq!(d.validate(), Ok(()));
         let event = d.seal(seq, Timestamp::from_micros(micros));
         let bytes = EncodedEvent::encode(&event).unwrap().bytes;
         let full = Event::from_bytes(&bytes).unwrap();
@@ -67,6 +73,7 @@ proptest! {
             prop_assert_eq!(head.timestamp, full.timestamp);
             prop_assert_eq!(&head.record, &full.record);
             prop_assert_eq!(head.prev, full.prev);
+            prop_assert_eq!(head.target, full.target);
         }
     }
 }
@@ -84,7 +91,7 @@ fn payloads_shaped_like_head_fields_are_payloads() {
     ];
     for payload in lookalikes {
         for reason in [None, Some("why \"quoted\" \\".to_string())] {
-            for record in [None, Some(2u64)] {
+            for (record, attests) in [(None, false), (Some(2u64), false), (Some(2u64), true)] {
                 let mut d = draft(payload.clone());
                 d.reason = reason.clone();
                 if let Some(version) = record {
@@ -93,7 +100,10 @@ fn payloads_shaped_like_head_fields_are_payloads() {
                         id: "m-1".into(),
                         version,
                     });
-                    d.prev = Some(Hash([0xab; 32]));
+                    match attests {
+                        true => d.target = Some(Hash([0xcd; 32])),
+                        false => d.prev = Some(Hash([0xab; 32])),
+                    }
                 }
                 let event = d.seal(99, Timestamp::from_micros(1_000_000));
                 let bytes = EncodedEvent::encode(&event).unwrap().bytes;
@@ -101,6 +111,7 @@ fn payloads_shaped_like_head_fields_are_payloads() {
                 assert_eq!(head.seq, 99);
                 assert_eq!(head.record, event.record, "{payload} {reason:?}");
                 assert_eq!(head.prev, event.prev, "{payload} {reason:?}");
+                assert_eq!(head.target, event.target, "{payload} {reason:?}");
             }
         }
     }
@@ -169,4 +180,29 @@ fn the_canonical_form_is_sorted_and_compact() {
         String::from_utf8(bytes).unwrap(),
         r#"{"action":"record.approve","actor":{"auth":"session","id":"qa-1","name":"Quinn Assurance","role":"qa"},"client":{},"payload":{"a":0.5,"z":1},"seq":3,"timestamp":"1970-01-01T00:00:00.000001Z"}"#
     );
+}
+
+#[test]
+fn an_attestation_names_a_record_and_does_not_also_create_a_version() {
+    let record = RecordRef {
+        kind: "model".into(),
+        id: "m-1".into(),
+        version: 3,
+    };
+    let mut d = draft(serde_json::json!({"meaning": "approved"}));
+    d.target = Some(Hash([1; 32]));
+    assert_eq!(d.validate(), Err(EventError::TargetWithoutRecord));
+    d.record = Some(record.clone());
+    assert_eq!(d.validate(), Ok(()));
+    d.prev = Some(Hash([2; 32]));
+    assert!(matches!(
+        d.validate(),
+        Err(EventError::TargetWithPrev { .. })
+    ));
+    d.prev = None;
+    d.record = Some(RecordRef {
+        version: 0,
+        ..record
+    });
+    assert!(matches!(d.validate(), Err(EventError::VersionZero { .. })));
 }

@@ -38,6 +38,7 @@ fn draft(i: u64, record: Option<(u64, Option<Hash>)>) -> EventDraft {
         }),
         prev: record.and_then(|(_, prev)| prev),
         reason: Some(format!("change {i}")),
+        target: None,
         payload: serde_json::json!({"i": i, "note": "ünïcode ✓"}),
     }
 }
@@ -253,4 +254,54 @@ fn a_broken_version_chain_is_found() {
         }
     }
     let _ = signer;
+}
+
+/// Pushes events through check_leaf and the verifier; returns the first divergence.
+fn push_all(events: &[EncodedEvent]) -> Result<(), Divergence> {
+    let mut frontier = Frontier::new();
+    let mut v = LogVerifier::new(Vec::new())?;
+    for e in events {
+        let hashes: Vec<u8> = frontier.append(e.leaf).iter().flat_map(|h| h.0).collect();
+        v.push(check_leaf(e.seq, &e.bytes, &hashes)?)?;
+    }
+    Ok(())
+}
+
+fn attestation(seq: u64, version: u64, target: Hash) -> EncodedEvent {
+    let mut d = draft(seq, Some((version, None)));
+    d.action = "record.sign".into();
+    d.target = Some(target);
+    EncodedEvent::encode(&d.seal(seq, Timestamp::from_micros(seq as i64 + 1))).unwrap()
+}
+
+#[test]
+fn an_attestation_must_name_the_latest_version_and_its_leaf() {
+    let v1 = EncodedEvent::encode(&draft(0, Some((1, None))).seal(0, Timestamp::from_micros(1)))
+        .unwrap();
+    let v2 = EncodedEvent::encode(
+        &draft(1, Some((2, Some(v1.leaf)))).seal(1, Timestamp::from_micros(2)),
+    )
+    .unwrap();
+    // Signing version 2 by its leaf hash: sound, and the record stays at version 2.
+    let good = attestation(2, 2, v2.leaf);
+    push_all(&[v1.clone(), v2.clone(), good.clone()]).unwrap();
+    let v3 = EncodedEvent::encode(
+        &draft(3, Some((3, Some(v2.leaf)))).seal(3, Timestamp::from_micros(4)),
+    )
+    .unwrap();
+    push_all(&[v1.clone(), v2.clone(), good, v3]).unwrap();
+    for (bad, what) in [
+        (attestation(2, 2, v1.leaf), "another version's leaf"),
+        (attestation(2, 1, v1.leaf), "a version no longer the latest"),
+        (attestation(2, 3, v2.leaf), "a version not yet written"),
+    ] {
+        match push_all(&[v1.clone(), v2.clone(), bad]) {
+            Err(Divergence::ChainBroken { seq: 2, .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    match push_all(&[attestation(0, 1, v1.leaf)]) {
+        Err(Divergence::ChainBroken { seq: 0, .. }) => {}
+        other => panic!("attesting to nothing: {other:?}"),
+    }
 }

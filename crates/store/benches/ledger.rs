@@ -54,6 +54,7 @@ fn draft_of_size() -> EventDraft {
         record: None,
         prev: None,
         reason: Some("benchmark".into()),
+        target: None,
         payload: serde_json::json!({"pad": ""}),
     };
     let len = |d: &EventDraft| {

@@ -438,7 +438,8 @@ impl<S: LogStore> Worker<S> {
                         None => self.stored_head(&key).await?,
                     };
                     check_chain(draft, current.as_ref())?;
-                    Some(key)
+                    // An attestation leaves the record's latest version as it is.
+                    draft.target.is_none().then_some(key)
                 }
             };
             let event = draft.clone().seal(seq, time);
@@ -487,6 +488,17 @@ fn check_chain(draft: &EventDraft, current: Option<&RecordHead>) -> Result<(), A
         record: format!("{}/{}", record.kind, record.id),
         problem,
     };
+    if let Some(target) = draft.target {
+        return match current {
+            Some(head) if head.version == record.version && head.leaf == target => Ok(()),
+            Some(head) => Err(conflict(format!(
+                "is at version {} with leaf hash {}; the event attests to version {} with leaf \
+                 hash {target}",
+                head.version, head.leaf, record.version
+            ))),
+            None => Err(conflict("does not exist".into())),
+        };
+    }
     match current {
         None if record.version == 1 => Ok(()),
         None => Err(conflict(format!(

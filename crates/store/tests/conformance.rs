@@ -98,6 +98,7 @@ fn draft(action: &str, payload: serde_json::Value) -> EventDraft {
         record: None,
         prev: None,
         reason: None,
+        target: None,
         payload,
     }
 }
@@ -111,6 +112,7 @@ fn record_draft(id: &str, version: u64, prev: Option<Hash>) -> EventDraft {
         }),
         prev,
         reason: Some(format!("version {version}")),
+        target: None,
         ..draft("record.write", serde_json::json!({"v": version}))
     }
 }
@@ -170,6 +172,7 @@ on_both_backends!(
     concurrent_writers_are_group_committed_without_loss,
     a_request_is_all_or_nothing,
     record_versions_form_a_chain,
+    attestations_bind_the_latest_version,
     time_never_goes_backwards,
     a_restart_continues_the_same_tree,
     a_batch_out_of_order_changes_nothing,
@@ -369,6 +372,43 @@ async fn record_versions_form_a_chain(f: &Fixture) {
     assert_eq!(f.store.size().await.unwrap(), 3);
     let summary = verified(&f.store).await;
     assert_eq!(summary.records, 1);
+}
+
+fn attestation(id: &str, version: u64, target: Hash) -> EventDraft {
+    EventDraft {
+        target: Some(target),
+        prev: None,
+        ..record_draft(id, version, None)
+    }
+}
+
+async fn attestations_bind_the_latest_version(f: &Fixture) {
+    let seq = start(&f.store, SequencerConfig::default()).await;
+    let v1 = seq.append(record_draft("m-1", 1, None)).await.unwrap();
+    let signed = seq.append(attestation("m-1", 1, v1.leaf)).await.unwrap();
+    // The attestation creates no version: the head is still version 1.
+    let head = f.store.record_head("model", "m-1").await.unwrap().unwrap();
+    assert_eq!((head.version, head.seq), (1, v1.seq));
+    let v2 = seq
+        .append(record_draft("m-1", 2, Some(v1.leaf)))
+        .await
+        .unwrap();
+    assert!(v2.seq > signed.seq);
+    for (bad, expected) in [
+        (attestation("m-1", 1, v1.leaf), "is at version 2"),
+        (attestation("m-1", 2, v1.leaf), "is at version 2"),
+        (attestation("m-9", 1, v1.leaf), "does not exist"),
+    ] {
+        match seq.append(bad).await {
+            Err(AppendError::Conflict { problem, .. }) => {
+                assert!(problem.contains(expected), "{problem}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    seq.append(attestation("m-1", 2, v2.leaf)).await.unwrap();
+    assert_eq!(f.store.size().await.unwrap(), 4);
+    assert_eq!(verified(&f.store).await.records, 1);
 }
 
 async fn time_never_goes_backwards(f: &Fixture) {
