@@ -4,6 +4,7 @@
 //! verification of a stored log.
 
 pub mod audit;
+pub mod credentials;
 pub mod error;
 pub mod keys;
 pub mod log_store;
@@ -13,6 +14,7 @@ pub mod proofs;
 pub mod sequencer;
 pub mod sqlite;
 
+pub use credentials::CredentialStore;
 pub use error::StoreError;
 pub use log_store::{
     Batch, LogIdentity, LogStore, NewEntry, RecordHead, StoredCheckpoint, StoredEntry,

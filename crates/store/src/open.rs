@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::log_store::{
     Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
 };
+use crate::credentials::CredentialStore;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::StoreError;
@@ -129,6 +130,15 @@ impl LogStore for AnyStore {
     }
     async fn record_head(&self, kind: &str, id: &str) -> Result<Option<RecordHead>, StoreError> {
         delegate!(self, s => s.record_head(kind, id).await)
+    }
+}
+
+impl CredentialStore for AnyStore {
+    async fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.password_hash(user).await)
+    }
+    async fn set_password_hash(&self, user: &str, hash: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.set_password_hash(user, hash).await)
     }
 }
 

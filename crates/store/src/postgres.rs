@@ -15,6 +15,7 @@ use crate::log_store::{
     node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
     StoredCheckpoint, StoredEntry,
 };
+use crate::credentials::CredentialStore;
 use crate::StoreError;
 
 /// The tables, the refusal function and the append-only triggers. Run in one transaction under an
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS record_heads (
     leaf    BYTEA NOT NULL,
     seq     BIGINT NOT NULL,
     PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    user_id       TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
 );
 CREATE OR REPLACE FUNCTION modeltrail_refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
@@ -548,5 +553,31 @@ impl LogStore for PgStore {
             })
         })
         .transpose()
+    }
+}
+
+impl CredentialStore for PgStore {
+    async fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .inner
+            .reader
+            .query_opt(
+                "SELECT password_hash FROM credentials WHERE user_id = $1::text",
+                &[&user],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn set_password_hash(&self, user: &str, hash: &str) -> Result<(), StoreError> {
+        self.inner
+            .reader
+            .execute(
+                "INSERT INTO credentials (user_id, password_hash) VALUES ($1::text, $2::text) \
+                 ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash",
+                &[&user, &hash],
+            )
+            .await?;
+        Ok(())
     }
 }

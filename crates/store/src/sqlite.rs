@@ -13,6 +13,7 @@ use crate::log_store::{
     node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
     StoredCheckpoint, StoredEntry,
 };
+use crate::credentials::CredentialStore;
 use crate::StoreError;
 
 const SCHEMA: &str = r#"
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS record_heads (
     leaf    BLOB NOT NULL,
     seq     INTEGER NOT NULL,
     PRIMARY KEY (kind, id)
+);
+CREATE TABLE IF NOT EXISTS credentials (
+    user_id       TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only: UPDATE refused'); END;
@@ -405,6 +410,35 @@ impl LogStore for SqliteStore {
                 })
             })
             .transpose()
+        })
+        .await
+    }
+}
+
+impl CredentialStore for SqliteStore {
+    async fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
+        let user = user.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT password_hash FROM credentials WHERE user_id = ?1",
+                    [user],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn set_password_hash(&self, user: &str, hash: &str) -> Result<(), StoreError> {
+        let (user, hash) = (user.to_owned(), hash.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO credentials (user_id, password_hash) VALUES (?1, ?2) \
+                 ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash",
+                params![user, hash],
+            )?;
+            Ok(())
         })
         .await
     }

@@ -14,7 +14,7 @@ use modeltrail_store::postgres::{drop_schema, PgStore};
 use modeltrail_store::proofs::{consistency_proof, inclusion_proof, root_at};
 use modeltrail_store::sqlite::SqliteStore;
 use modeltrail_store::{
-    AnyStore, AppendError, Batch, LogStore, Sequencer, SequencerConfig, StoreError,
+    AnyStore, AppendError, Batch, CredentialStore, LogStore, Sequencer, SequencerConfig, StoreError,
     StoredCheckpoint,
 };
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -181,6 +181,7 @@ on_both_backends!(
     the_log_tables_refuse_update_and_delete,
     proofs_beyond_the_log_are_refused,
     stopping_commits_everything_already_queued,
+    password_hashes_are_kept_beside_the_log,
 );
 
 async fn a_new_log_has_a_signed_empty_checkpoint(f: &Fixture) {
@@ -600,4 +601,26 @@ async fn stopping_commits_everything_already_queued(f: &Fixture) {
     assert_eq!(acked, (0..200).collect::<Vec<u64>>());
     assert_eq!(f.store.size().await.unwrap(), 200);
     assert_eq!(verified(&f.store).await.size, 200);
+}
+
+async fn password_hashes_are_kept_beside_the_log(f: &Fixture) {
+    let seq = start(&f.store, SequencerConfig::default()).await;
+    seq.append(draft("user.create", serde_json::json!({"user": "alice"})))
+        .await
+        .unwrap();
+    assert_eq!(f.store.password_hash("alice").await.unwrap(), None);
+    f.store.set_password_hash("alice", "$argon2id$first").await.unwrap();
+    f.store.set_password_hash("bob", "$argon2id$bob").await.unwrap();
+    f.store.set_password_hash("alice", "$argon2id$second").await.unwrap();
+    assert_eq!(
+        f.store.password_hash("alice").await.unwrap().as_deref(),
+        Some("$argon2id$second")
+    );
+    assert_eq!(
+        f.store.password_hash("bob").await.unwrap().as_deref(),
+        Some("$argon2id$bob")
+    );
+    // Nothing of it enters the log.
+    assert_eq!(f.store.size().await.unwrap(), 1);
+    verified(&f.store).await;
 }
