@@ -18,6 +18,8 @@ pub enum AuthMethod {
     ApiToken,
     /// The server itself (first start, automated checks).
     System,
+    /// Nobody proven: a failed login, recorded with the user id that was tried.
+    Unauthenticated,
 }
 
 /// Who did it: user id, printed full name, role, and how they authenticated.

@@ -20,4 +20,4 @@ pub use log_store::{
     Batch, LogIdentity, LogStore, NewEntry, RecordHead, StoredCheckpoint, StoredEntry,
 };
 pub use open::{AnyStore, StoreConfig};
-pub use sequencer::{AppendError, Appended, Sequencer, SequencerConfig};
+pub use sequencer::{AppendError, Appended, Committed, Observer, Sequencer, SequencerConfig};

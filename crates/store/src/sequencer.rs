@@ -7,7 +7,7 @@
 //! leaves the log as it was and the sequencer reloads its state from the store before going on.
 
 use modeltrail_ledger::checkpoint::{Checkpoint, SignedCheckpoint};
-use modeltrail_ledger::event::{EncodedEvent, EventDraft, EventError};
+use modeltrail_ledger::event::{EncodedEvent, Event, EventDraft, EventError};
 use modeltrail_ledger::note::NoteSigner;
 use modeltrail_ledger::tree::{range_nodes, Frontier};
 use modeltrail_ledger::{Hash, Timestamp};
@@ -21,6 +21,17 @@ use crate::StoreError;
 /// Where the sequencer reads the time; tests step it backwards.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
+/// An event that has just become durable, with its leaf hash.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub event: Event,
+    pub leaf: Hash,
+}
+
+/// Told of every commit, in log order, after it is durable and before any caller is answered:
+/// a projection kept this way shows each caller its own write.
+pub type Observer = Arc<dyn Fn(&[Committed]) + Send + Sync>;
+
 /// How the sequencer batches.
 #[derive(Clone)]
 pub struct SequencerConfig {
@@ -29,6 +40,7 @@ pub struct SequencerConfig {
     /// Requests that may wait in the queue before callers are made to wait to enqueue.
     pub queue: usize,
     pub clock: Clock,
+    pub observer: Option<Observer>,
 }
 
 impl Default for SequencerConfig {
@@ -37,6 +49,7 @@ impl Default for SequencerConfig {
             max_batch: 8192,
             queue: 16384,
             clock: Arc::new(Timestamp::now),
+            observer: None,
         }
     }
 }
@@ -327,6 +340,7 @@ impl<S: LogStore> Worker<S> {
         let mut frontier = self.state.frontier.clone();
         let mut pending: HashMap<(String, String), RecordHead> = HashMap::new();
         let mut entries = Vec::new();
+        let mut committed = Vec::new();
         let mut accepted = Vec::new();
         for request in requests {
             match self
@@ -336,8 +350,14 @@ impl<S: LogStore> Worker<S> {
                 Ok(prepared) => {
                     let first = frontier.size();
                     let mut leaves = Vec::with_capacity(prepared.len());
-                    for (encoded, head) in prepared {
+                    for (event, encoded, head) in prepared {
                         leaves.push(encoded.leaf);
+                        if self.config.observer.is_some() {
+                            committed.push(Committed {
+                                event,
+                                leaf: encoded.leaf,
+                            });
+                        }
                         let hashes = frontier.append(encoded.leaf);
                         if let Some(head) = &head {
                             pending.insert((head.kind.clone(), head.id.clone()), head.clone());
@@ -387,6 +407,9 @@ impl<S: LogStore> Worker<S> {
             self.state.heads.clear();
         }
         self.state.heads.extend(pending);
+        if let Some(observer) = &self.config.observer {
+            observer(&committed);
+        }
         let _ = self.latest.send(signed.clone());
         for a in accepted {
             let appended = a
@@ -421,7 +444,7 @@ impl<S: LogStore> Worker<S> {
         first_seq: u64,
         time: Timestamp,
         pending: &HashMap<(String, String), RecordHead>,
-    ) -> Result<Vec<(EncodedEvent, Option<RecordHead>)>, AppendError> {
+    ) -> Result<Vec<(Event, EncodedEvent, Option<RecordHead>)>, AppendError> {
         let mut own: HashMap<(String, String), RecordHead> = HashMap::new();
         let mut out = Vec::with_capacity(drafts.len());
         for (index, draft) in drafts.iter().enumerate() {
@@ -455,7 +478,7 @@ impl<S: LogStore> Worker<S> {
             if let Some(h) = &head {
                 own.insert((h.kind.clone(), h.id.clone()), h.clone());
             }
-            out.push((encoded, head));
+            out.push((event, encoded, head));
         }
         Ok(out)
     }

@@ -182,6 +182,7 @@ on_both_backends!(
     proofs_beyond_the_log_are_refused,
     stopping_commits_everything_already_queued,
     password_hashes_are_kept_beside_the_log,
+    the_observer_sees_every_commit_in_order_before_the_caller,
 );
 
 async fn a_new_log_has_a_signed_empty_checkpoint(f: &Fixture) {
@@ -623,4 +624,40 @@ async fn password_hashes_are_kept_beside_the_log(f: &Fixture) {
     // Nothing of it enters the log.
     assert_eq!(f.store.size().await.unwrap(), 1);
     verified(&f.store).await;
+}
+
+async fn the_observer_sees_every_commit_in_order_before_the_caller(f: &Fixture) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let config = SequencerConfig {
+        observer: Some(Arc::new(move |events: &[modeltrail_store::Committed]| {
+            let mut seen = sink.lock().unwrap();
+            seen.extend(events.iter().map(|c| (c.event.seq, c.leaf, c.event.payload.clone())));
+        })),
+        ..SequencerConfig::default()
+    };
+    let seq = start(&f.store, config).await;
+    let mut writers = Vec::new();
+    for i in 0..40 {
+        let (seq, seen) = (seq.clone(), seen.clone());
+        writers.push(tokio::spawn(async move {
+            let appended = seq
+                .append(draft("t", serde_json::json!({"i": i})))
+                .await
+                .unwrap();
+            // By the time the caller hears back, the observer has seen the event.
+            let seen = seen.lock().unwrap();
+            let entry = seen.iter().find(|(s, _, _)| *s == appended.seq).cloned();
+            assert_eq!(
+                entry,
+                Some((appended.seq, appended.leaf, serde_json::json!({"i": i})))
+            );
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    let seqs: Vec<u64> = seen.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(seqs, (0..40).collect::<Vec<_>>());
 }
