@@ -2,6 +2,7 @@
 //! errors become messages and exit codes here, at the edge.
 
 mod log_commands;
+mod serve_command;
 mod verify_command;
 
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +77,8 @@ enum Command {
     },
     /// Recompute and check the whole log offline; exit 1 at the first divergence.
     Verify(verify_command::VerifyArgs),
+    /// Run the HTTP server (REST API under /api/v1) until SIGINT or SIGTERM.
+    Serve(serve_command::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             Command::Checkpoint { store } => log_commands::checkpoint(&store).await,
             Command::Prove { store, proof } => log_commands::prove(&store, proof).await,
             Command::Verify(args) => verify_command::run(args).await,
+            Command::Serve(args) => serve_command::run(args).await,
         }
     });
     match result {

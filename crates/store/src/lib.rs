@@ -20,4 +20,6 @@ pub use log_store::{
     Batch, LogIdentity, LogStore, NewEntry, RecordHead, StoredCheckpoint, StoredEntry,
 };
 pub use open::{AnyStore, StoreConfig};
-pub use sequencer::{AppendError, Appended, Committed, Observer, Sequencer, SequencerConfig};
+pub use sequencer::{
+    AppendError, Appended, Committed, Observer, Sequencer, SequencerConfig, SequencerTask,
+};

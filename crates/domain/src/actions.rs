@@ -1,0 +1,149 @@
+//! The actions of the log and the payloads they carry: the contract between the server that
+//! writes events and every projection, report and verifier that reads them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::roles::Role;
+use crate::signature::Meaning;
+
+pub const USER_CREATE: &str = "user.create";
+pub const USER_ROLE_CHANGE: &str = "user.role_change";
+pub const USER_LOCK: &str = "user.lock";
+pub const USER_UNLOCK: &str = "user.unlock";
+pub const USER_PASSWORD_SET: &str = "user.password_set";
+pub const AUTH_LOGIN: &str = "auth.login";
+pub const AUTH_LOGIN_FAILED: &str = "auth.login_failed";
+pub const AUTH_LOGOUT: &str = "auth.logout";
+pub const ACCESS_DENIED: &str = "access.denied";
+pub const TOKEN_ISSUE: &str = "token.issue";
+pub const TOKEN_REVOKE: &str = "token.revoke";
+pub const SECURITY_ALERT: &str = "security.alert";
+pub const RECORD_CREATE: &str = "record.create";
+pub const RECORD_UPDATE: &str = "record.update";
+pub const RECORD_VOID: &str = "record.void";
+pub const RECORD_SIGN: &str = "record.sign";
+
+/// Whether a user is a person (logs in with a password) or a service account (API tokens only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Person,
+    Service,
+}
+
+/// `user.create`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreated {
+    pub user: String,
+    pub name: String,
+    pub role: Role,
+    pub kind: UserKind,
+    /// The first password is temporary: it must be changed at the first login.
+    pub must_change_password: bool,
+}
+
+/// `user.role_change`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChanged {
+    pub user: String,
+    pub from: Role,
+    pub to: Role,
+}
+
+/// Why an account was locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockCause {
+    FailedLogins,
+    Administrator,
+}
+
+/// `user.lock`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserLocked {
+    pub user: String,
+    pub cause: LockCause,
+}
+
+/// `user.unlock`, `auth.login`, `auth.logout`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRef {
+    pub user: String,
+}
+
+/// `user.password_set`: the password changed. The hash is kept beside the log, never in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSet {
+    pub user: String,
+    /// Set by an administrator (a reset): temporary, to be changed at the next login.
+    pub must_change: bool,
+}
+
+/// Why a login failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginFailure {
+    UnknownUser,
+    WrongPassword,
+    Locked,
+    NotAPerson,
+}
+
+/// `auth.login_failed`: the user id exactly as it was tried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginFailed {
+    pub username: String,
+    pub failure: LoginFailure,
+}
+
+/// `access.denied`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessDenied {
+    pub method: String,
+    pub path: String,
+    pub reason: String,
+}
+
+/// `token.issue`: the token itself is shown once to the caller; the log holds its SHA-256.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenIssued {
+    pub user: String,
+    pub token_id: String,
+    pub digest: modeltrail_ledger::Hash,
+    pub label: String,
+}
+
+/// `token.revoke`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevoked {
+    pub user: String,
+    pub token_id: String,
+}
+
+/// `security.alert`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityAlert {
+    pub kind: String,
+    pub username: String,
+    pub failures: u32,
+    pub message: String,
+}
+
+/// `record.sign`: the event's `record` names the version and `target` its leaf hash.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signed {
+    pub meaning: Meaning,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}

@@ -1,0 +1,12 @@
+//! The GxP domain: what the log's events mean. Record types and their JSON Schemas, field-level
+//! diffs between versions, users, roles and what each may do, passwords and tokens, electronic
+//! signatures, and the projections (current state) rebuilt from the log. No I/O: the server
+//! feeds it events and stores what it returns.
+
+pub mod actions;
+pub mod diff;
+pub mod identity;
+pub mod projection;
+pub mod roles;
+pub mod schemas;
+pub mod signature;

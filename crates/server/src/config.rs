@@ -1,0 +1,41 @@
+//! The server's settings: one struct, filled from flags and environment by the CLI.
+
+use modeltrail_domain::identity::PasswordPolicy;
+use modeltrail_store::StoreConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the server can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub store: StoreConfig,
+    pub listen: SocketAddr,
+    /// Largest request body accepted; larger ones get 413.
+    pub body_limit: usize,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// Consecutive failed logins that lock an account (and raise an alert).
+    pub lockout_threshold: u32,
+    pub password_policy: PasswordPolicy,
+    /// The first administrator's password for automated set-ups; otherwise a random one is
+    /// printed once and must be changed at the first login.
+    pub admin_password: Option<String>,
+    /// A bearer token that may read `/metrics` (for a Prometheus scraper).
+    pub metrics_token: Option<String>,
+}
+
+impl ServerConfig {
+    /// The defaults for a data directory: loopback port 8080, SQLite.
+    pub fn new(store: StoreConfig) -> ServerConfig {
+        ServerConfig {
+            store,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 1 << 20,
+            session_idle: Duration::from_secs(15 * 60),
+            lockout_threshold: 5,
+            password_policy: PasswordPolicy::default(),
+            admin_password: None,
+            metrics_token: None,
+        }
+    }
+}

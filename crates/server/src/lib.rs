@@ -1,0 +1,17 @@
+//! The modeltrail HTTP server: the REST API under `/api/v1`, authentication and the authority
+//! check every endpoint makes, versioned records and electronic signatures over the domain
+//! crate, and the ledger (checkpoints, events, proofs) over HTTP. Every change of state is an
+//! event appended through the one sequencer; what the server answers from is the projection the
+//! sequencer keeps current.
+
+mod auth;
+mod config;
+mod error;
+mod json;
+mod routes;
+mod sessions;
+mod start;
+mod state;
+
+pub use config::ServerConfig;
+pub use start::{serve, start, Running, StartError};

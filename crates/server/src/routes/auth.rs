@@ -1,0 +1,312 @@
+//! Login, logout, the caller's own account, and changing one's password.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::Json;
+use modeltrail_domain::actions::{self, LockCause, LoginFailure, UserKind};
+use modeltrail_domain::identity::{
+    hash_password, new_secret, secret_digest, verify_password, SESSION_PREFIX,
+};
+use modeltrail_ledger::event::{Actor, AuthMethod, Client, EventDraft};
+use modeltrail_store::CredentialStore;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+use crate::auth::{client_of, Principal};
+use crate::error::ApiError;
+use crate::json::parse;
+use crate::sessions::Session;
+use crate::start::system_actor;
+use crate::state::{Receipt, Shared};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// The request's client, for handlers with no principal.
+pub struct ClientInfo(pub Client);
+
+impl FromRequestParts<Shared> for ClientInfo {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &Shared) -> Result<Self, ApiError> {
+        Ok(ClientInfo(client_of(parts)))
+    }
+}
+
+fn unauthenticated_actor() -> Actor {
+    Actor {
+        id: "unauthenticated".into(),
+        name: "unauthenticated client".into(),
+        role: "none".into(),
+        auth: AuthMethod::Unauthenticated,
+    }
+}
+
+/// Checks a password against the stored hash on a blocking thread (Argon2id is slow on purpose).
+pub async fn password_matches(
+    state: &Shared,
+    user: &str,
+    password: &str,
+) -> Result<bool, ApiError> {
+    let Some(stored) = state.store.password_hash(user).await? else {
+        return Ok(false);
+    };
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || verify_password(&stored, &password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// Hashes a new password on a blocking thread.
+pub async fn hash(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+pub async fn login(
+    State(state): State<Shared>,
+    ClientInfo(client): ClientInfo,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: LoginRequest = parse(&body)?;
+    let user = state.read().user(&request.username).cloned();
+    let failure = match &user {
+        None => Some(LoginFailure::UnknownUser),
+        Some(u) if u.kind != UserKind::Person => Some(LoginFailure::NotAPerson),
+        Some(u) if u.locked => Some(LoginFailure::Locked),
+        Some(_) => match password_matches(&state, &request.username, &request.password).await? {
+            true => None,
+            false => Some(LoginFailure::WrongPassword),
+        },
+    };
+    let Some(user) = user.filter(|_| failure.is_none()) else {
+        let failure = failure.unwrap_or(LoginFailure::WrongPassword);
+        return Err(record_failure(&state, client, &request.username, failure).await);
+    };
+    let token = new_secret(SESSION_PREFIX).map_err(ApiError::internal)?;
+    let expired = user.password_set_at.is_some_and(|t| {
+        state.config.password_policy.expired(
+            t.as_micros(),
+            modeltrail_ledger::Timestamp::now().as_micros(),
+        )
+    });
+    let must_change = user.must_change_password || expired;
+    let actor = Actor {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        role: user.role.as_str().into(),
+        auth: AuthMethod::Session,
+    };
+    let appended = state
+        .sequencer
+        .append(EventDraft {
+            actor,
+            client,
+            action: actions::AUTH_LOGIN.into(),
+            record: None,
+            prev: None,
+            reason: None,
+            target: None,
+            payload: json!(actions::UserRef {
+                user: user.id.clone()
+            }),
+        })
+        .await?;
+    state.sessions.insert(
+        secret_digest(&token),
+        Session {
+            user: user.id.clone(),
+            last_seen: Instant::now(),
+            must_change_password: must_change,
+            has_signed: false,
+        },
+    );
+    Ok(Json(json!({
+        "token": token,
+        "user": user.id,
+        "name": user.name,
+        "role": user.role,
+        "must_change_password": must_change,
+        "password_expired": expired,
+        "idle_timeout_seconds": state.sessions.idle().as_secs(),
+        "receipt": Receipt::of(&[appended]),
+    })))
+}
+
+/// Records a failed login (and, at the threshold, the lockout and an alert) and returns the
+/// answer for the client, which does not say whether the user exists.
+async fn record_failure(
+    state: &Shared,
+    client: Client,
+    username: &str,
+    failure: LoginFailure,
+) -> ApiError {
+    let threshold = state.config.lockout_threshold;
+    let (failures, existing) = {
+        let p = state.read();
+        let user = p.user(username);
+        (
+            p.failures(username) + 1,
+            user.map(|u| (u.locked, u.kind == UserKind::Person)),
+        )
+    };
+    let mut drafts = vec![EventDraft {
+        actor: unauthenticated_actor(),
+        client,
+        action: actions::AUTH_LOGIN_FAILED.into(),
+        record: None,
+        prev: None,
+        reason: None,
+        target: None,
+        payload: json!(actions::LoginFailed {
+            username: username.to_owned(),
+            failure,
+        }),
+    }];
+    let system = |action: &str, payload: Value| EventDraft {
+        actor: system_actor(),
+        client: Client::default(),
+        action: action.into(),
+        record: None,
+        prev: None,
+        reason: None,
+        target: None,
+        payload,
+    };
+    if failures == threshold {
+        if existing == Some((false, true)) {
+            drafts.push(system(
+                actions::USER_LOCK,
+                json!(actions::UserLocked {
+                    user: username.to_owned(),
+                    cause: LockCause::FailedLogins,
+                }),
+            ));
+        }
+        drafts.push(system(
+            actions::SECURITY_ALERT,
+            json!(actions::SecurityAlert {
+                kind: "repeated_login_failures".into(),
+                username: username.to_owned(),
+                failures,
+                message: format!(
+                    "{failures} consecutive failed logins for user id {username:?}{}",
+                    match existing {
+                        Some((false, true)) => "; the account is now locked",
+                        Some(_) => "",
+                        None => " (no such user)",
+                    }
+                ),
+            }),
+        ));
+    }
+    if let Err(e) = state.sequencer.append_all(drafts).await {
+        return ApiError::from(e);
+    }
+    match failure {
+        LoginFailure::Locked => ApiError::forbidden(
+            "account_locked",
+            "the account is locked; an administrator can unlock it",
+        ),
+        _ => ApiError::unauthorized("invalid_credentials", "the user id or password is wrong"),
+    }
+}
+
+pub async fn logout(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
+    let appended = state
+        .sequencer
+        .append(who.draft(
+            actions::AUTH_LOGOUT,
+            json!(actions::UserRef {
+                user: who.user.clone()
+            }),
+        ))
+        .await?;
+    if let Some(digest) = &who.session {
+        state.sessions.remove(digest);
+    }
+    Ok(Json(json!({"receipt": Receipt::of(&[appended])})))
+}
+
+pub async fn me(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
+    let user = state
+        .read()
+        .user(&who.user)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    Ok(Json(json!({
+        "user": user,
+        "auth": who.auth,
+        "must_change_password": who.must_change_password,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<Shared>,
+    who: Principal,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: ChangePassword = parse(&body)?;
+    if who.auth != AuthMethod::Session {
+        return Err(who
+            .deny(
+                &state,
+                ApiError::forbidden("forbidden", "service accounts have no password"),
+            )
+            .await);
+    }
+    if !password_matches(&state, &who.user, &request.current_password).await? {
+        return Err(who
+            .deny(
+                &state,
+                ApiError::forbidden("wrong_password", "the current password is wrong")
+                    .with_field("current_password"),
+            )
+            .await);
+    }
+    state
+        .config
+        .password_policy
+        .check(&who.user, &request.new_password)
+        .map_err(|e| ApiError::invalid("new_password", e.to_string()))?;
+    if request.new_password == request.current_password {
+        return Err(ApiError::invalid(
+            "new_password",
+            "the new password must differ from the current one",
+        ));
+    }
+    let hashed = hash(&request.new_password).await?;
+    state.store.set_password_hash(&who.user, &hashed).await?;
+    let appended = state
+        .sequencer
+        .append(who.draft(
+            actions::USER_PASSWORD_SET,
+            json!(actions::PasswordSet {
+                user: who.user.clone(),
+                must_change: false,
+            }),
+        ))
+        .await?;
+    if let Some(digest) = &who.session {
+        state
+            .sessions
+            .update(digest, |s| s.must_change_password = false);
+    }
+    Ok(Json(json!({"receipt": Receipt::of(&[appended])})))
+}

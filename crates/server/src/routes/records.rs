@@ -1,0 +1,541 @@
+//! Versioned records: create, update with a reason, void with a reason, read any version, the
+//! history with field-level diffs, and electronic signatures on a version.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use modeltrail_domain::actions;
+use modeltrail_domain::diff::diff as field_diff;
+use modeltrail_domain::identity::new_id;
+use modeltrail_domain::projection::{check_signature, RecordState};
+use modeltrail_domain::roles::Permission;
+use modeltrail_domain::schemas::SchemaError;
+use modeltrail_domain::signature::{Meaning, SignatureRefused};
+use modeltrail_ledger::event::{AuthMethod, RecordRef};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::password_matches;
+use super::users::require_reason;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::json::parse;
+use crate::state::{Receipt, Shared};
+
+/// The longest record id accepted.
+const MAX_ID_LEN: usize = 128;
+
+fn known_type(state: &Shared, kind: &str) -> Result<(), ApiError> {
+    match state.record_types.schema(kind) {
+        Some(_) => Ok(()),
+        None => Err(schema_error(SchemaError::UnknownType {
+            kind: kind.to_owned(),
+            known: state.record_types.names().map(str::to_owned).collect(),
+        })),
+    }
+}
+
+fn schema_error(e: SchemaError) -> ApiError {
+    match e {
+        SchemaError::UnknownType { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_record_type", e.to_string())
+        }
+        SchemaError::Invalid { field, message } => {
+            let field = match field.is_empty() {
+                true => "data".to_owned(),
+                false => format!("data{field}"),
+            };
+            ApiError::invalid(field, message)
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, ApiError> {
+    known_type(state, kind)?;
+    state
+        .read()
+        .record(kind, id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no {kind} record `{id}`")))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b':'));
+    match ok {
+        true => Ok(()),
+        false => Err(ApiError::invalid(
+            "id",
+            format!(
+                "a record id is 1 to {MAX_ID_LEN} characters of letters, digits, `.`, `_`, `-`, `:`"
+            ),
+        )),
+    }
+}
+
+/// A record as every read shows it: the version asked for, its content, and every signature
+/// with its manifestation, marked when it applies to another version.
+async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<Value, ApiError> {
+    let info = record
+        .version(version)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "{} `{}` has versions 1 to {}",
+                record.kind,
+                record.id,
+                record.versions.len()
+            ))
+        })?
+        .clone();
+    let event = state.event(info.seq).await?;
+    let latest = record.versions.len() as u64;
+    let created = record
+        .versions
+        .first()
+        .map(|v| json!({"by": v.actor.id, "name": v.actor.name, "at": v.timestamp}));
+    let signatures: Vec<Value> = record
+        .signatures
+        .iter()
+        .map(|s| {
+            let mut v = json!(s);
+            v["applies_to_this_version"] = json!(s.version == version);
+            v["manifestation"] = json!(format!(
+                "{} ({}), {}, {:?} version {}",
+                s.name, s.signer, s.signed_at, s.meaning, s.version
+            ));
+            v
+        })
+        .collect();
+    Ok(json!({
+        "type": record.kind,
+        "id": record.id,
+        "version": version,
+        "latest_version": latest,
+        "status": match record.voided && version == latest { true => "voided", false => "active" },
+        "data": event.payload,
+        "seq": info.seq,
+        "leaf": info.leaf,
+        "created": created,
+        "changed": {"by": info.actor.id, "name": info.actor.name, "at": info.timestamp,
+                    "action": info.action, "reason": info.reason},
+        "signatures": signatures,
+    }))
+}
+
+pub async fn types(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    let names: Vec<&str> = state.record_types.names().collect();
+    Ok(Json(json!({ "types": names })))
+}
+
+pub async fn schema(
+    State(state): State<Shared>,
+    who: Principal,
+    Path(kind): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    known_type(&state, &kind)?;
+    Ok(Json(
+        state
+            .record_types
+            .schema(&kind)
+            .cloned()
+            .unwrap_or(Value::Null),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn list(
+    State(state): State<Shared>,
+    who: Principal,
+    Path(kind): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    known_type(&state, &kind)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let p = state.read();
+    let records: Vec<Value> = p
+        .records_of(&kind, q.after.as_deref())
+        .take(limit)
+        .map(|r| {
+            let head = r.head();
+            json!({
+                "id": r.id,
+                "version": head.map_or(0, |h| h.version),
+                "status": if r.voided { "voided" } else { "active" },
+                "changed_at": head.map(|h| h.timestamp),
+                "changed_by": head.map(|h| h.actor.id.clone()),
+                "signatures": r.signatures.len(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "records": records })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    id: Option<String>,
+    data: Value,
+    reason: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<Shared>,
+    who: Principal,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    who.require(&state, Permission::WriteRecords).await?;
+    known_type(&state, &kind)?;
+    let request: CreateRequest = parse(&body)?;
+    let id = match request.id {
+        Some(id) => id,
+        None => new_id().map_err(ApiError::internal)?,
+    };
+    check_id(&id)?;
+    state
+        .record_types
+        .validate(&kind, &request.data)
+        .map_err(schema_error)?;
+    if state.read().record(&kind, &id).is_some() {
+        return Err(ApiError::conflict(
+            "record_exists",
+            format!("{kind} `{id}` already exists; update it with a reason instead"),
+        ));
+    }
+    let mut draft = who.draft(actions::RECORD_CREATE, request.data);
+    draft.record = Some(RecordRef {
+        kind: kind.clone(),
+        id: id.clone(),
+        version: 1,
+    });
+    draft.reason = request.reason.filter(|r| !r.trim().is_empty());
+    let appended = state.sequencer.append(draft).await?;
+    let record = find(&state, &kind, &id)?;
+    let mut answer = present(&state, &record, 1).await?;
+    answer["receipt"] = json!(Receipt::of(&[appended]));
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    /// The version the change was made from: a stale one is refused with 409.
+    version: u64,
+    reason: String,
+    data: Value,
+}
+
+/// Refuses a change to anything but the latest version of a live record.
+fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
+    let latest = record.versions.len() as u64;
+    if record.voided {
+        return Err(ApiError::conflict(
+            "voided",
+            format!(
+                "{} `{}` is voided (version {latest}); it cannot change",
+                record.kind, record.id
+            ),
+        ));
+    }
+    if version != latest {
+        return Err(ApiError::conflict(
+            "stale_version",
+            format!(
+                "{} `{}` is at version {latest}, not {version}; read it again and retry",
+                record.kind, record.id
+            ),
+        )
+        .with_field("version"));
+    }
+    Ok(())
+}
+
+pub async fn update(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::WriteRecords).await?;
+    let request: UpdateRequest = parse(&body)?;
+    require_reason(&request.reason)?;
+    let record = find(&state, &kind, &id)?;
+    check_current(&record, request.version)?;
+    state
+        .record_types
+        .validate(&kind, &request.data)
+        .map_err(schema_error)?;
+    let head = record
+        .head()
+        .ok_or_else(|| ApiError::internal("a record without versions"))?;
+    let current = state.event(head.seq).await?;
+    if current.payload == request.data {
+        return Err(ApiError::invalid(
+            "data",
+            "the data is unchanged: nothing to update",
+        ));
+    }
+    let mut draft = who.draft(actions::RECORD_UPDATE, request.data);
+    draft.record = Some(RecordRef {
+        kind: kind.clone(),
+        id: id.clone(),
+        version: head.version + 1,
+    });
+    draft.prev = Some(head.leaf);
+    draft.reason = Some(request.reason);
+    let appended = state.sequencer.append(draft).await?;
+    let record = find(&state, &kind, &id)?;
+    let mut answer = present(&state, &record, head.version + 1).await?;
+    answer["changes"] = json!(field_diff(&current.payload, &answer["data"]));
+    answer["receipt"] = json!(Receipt::of(&[appended]));
+    Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    version: u64,
+    reason: String,
+}
+
+/// Voids a record: a new version with the same content, marked void. Nothing is deleted.
+pub async fn void(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::WriteRecords).await?;
+    let request: VoidRequest = parse(&body)?;
+    require_reason(&request.reason)?;
+    let record = find(&state, &kind, &id)?;
+    check_current(&record, request.version)?;
+    let head = record
+        .head()
+        .ok_or_else(|| ApiError::internal("a record without versions"))?;
+    let current = state.event(head.seq).await?;
+    let mut draft = who.draft(actions::RECORD_VOID, current.payload);
+    draft.record = Some(RecordRef {
+        kind: kind.clone(),
+        id: id.clone(),
+        version: head.version + 1,
+    });
+    draft.prev = Some(head.leaf);
+    draft.reason = Some(request.reason);
+    let appended = state.sequencer.append(draft).await?;
+    let record = find(&state, &kind, &id)?;
+    let mut answer = present(&state, &record, head.version + 1).await?;
+    answer["receipt"] = json!(Receipt::of(&[appended]));
+    Ok(Json(answer))
+}
+
+pub async fn read(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    let record = find(&state, &kind, &id)?;
+    let latest = record.versions.len() as u64;
+    Ok(Json(present(&state, &record, latest).await?))
+}
+
+pub async fn read_version(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id, version)): Path<(String, String, u64)>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    let record = find(&state, &kind, &id)?;
+    Ok(Json(present(&state, &record, version).await?))
+}
+
+/// Every version: who, what, when, why, and the field-level changes from the one before.
+pub async fn history(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    let record = find(&state, &kind, &id)?;
+    let mut previous: Option<Value> = None;
+    let mut versions = Vec::with_capacity(record.versions.len());
+    for v in &record.versions {
+        let data = state.event(v.seq).await?.payload;
+        let changes = match &previous {
+            None => Vec::new(),
+            Some(old) => field_diff(old, &data),
+        };
+        let signatures: Vec<_> = record
+            .signatures
+            .iter()
+            .filter(|s| s.version == v.version)
+            .collect();
+        versions.push(json!({
+            "version": v.version,
+            "action": v.action,
+            "by": v.actor.id,
+            "name": v.actor.name,
+            "at": v.timestamp,
+            "reason": v.reason,
+            "seq": v.seq,
+            "leaf": v.leaf,
+            "changes": changes,
+            "signatures": signatures,
+        }));
+        previous = Some(data);
+    }
+    Ok(Json(json!({
+        "type": record.kind,
+        "id": record.id,
+        "status": if record.voided { "voided" } else { "active" },
+        "versions": versions,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    from: u64,
+    to: u64,
+}
+
+pub async fn diff(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Json<Value>, ApiError> {
+    who.require(&state, Permission::ReadRecords).await?;
+    let record = find(&state, &kind, &id)?;
+    let seq_of = |v: u64, field: &str| {
+        record.version(v).map(|i| i.seq).ok_or_else(|| {
+            ApiError::invalid(
+                field.to_owned(),
+                format!(
+                    "no version {v}: versions are 1 to {}",
+                    record.versions.len()
+                ),
+            )
+        })
+    };
+    let (from, to) = (seq_of(q.from, "from")?, seq_of(q.to, "to")?);
+    let old = state.event(from).await?.payload;
+    let new = state.event(to).await?.payload;
+    Ok(Json(json!({
+        "type": kind, "id": id, "from": q.from, "to": q.to,
+        "changes": field_diff(&old, &new),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    meaning: Meaning,
+    comment: Option<String>,
+    /// The signer's user id: required at the first signature of a session.
+    username: Option<String>,
+    password: String,
+}
+
+pub async fn sign(
+    State(state): State<Shared>,
+    who: Principal,
+    Path((kind, id, version)): Path<(String, String, u64)>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    who.require(&state, Permission::Sign).await?;
+    let request: SignRequest = parse(&body)?;
+    if who.auth != AuthMethod::Session {
+        return Err(who
+            .deny(
+                &state,
+                ApiError::forbidden(
+                    "session_required",
+                    "an electronic signature needs an interactive login; API tokens cannot sign",
+                ),
+            )
+            .await);
+    }
+    match (&request.username, who.has_signed) {
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "username",
+                "the first signature of a session needs both the user id and the password",
+            ))
+        }
+        (Some(u), _) if *u != who.user => {
+            return Err(who
+                .deny(
+                    &state,
+                    ApiError::forbidden("not_signer", "a user can only sign as themself")
+                        .with_field("username"),
+                )
+                .await)
+        }
+        _ => {}
+    }
+    if !password_matches(&state, &who.user, &request.password).await? {
+        return Err(who
+            .deny(
+                &state,
+                ApiError::forbidden("wrong_password", "the signature's password is wrong")
+                    .with_field("password"),
+            )
+            .await);
+    }
+    let record = find(&state, &kind, &id)?;
+    check_current(&record, version)?;
+    match check_signature(&record, version, &who.user, request.meaning) {
+        Ok(()) => {}
+        Err(e @ SignatureRefused::ApproverIsAuthor { .. }) => {
+            return Err(who
+                .deny(
+                    &state,
+                    ApiError::forbidden("segregation_of_duties", e.to_string()),
+                )
+                .await)
+        }
+        Err(e @ SignatureRefused::Duplicate { .. }) => {
+            return Err(ApiError::conflict("already_signed", e.to_string()))
+        }
+    }
+    let head = record
+        .head()
+        .ok_or_else(|| ApiError::internal("a record without versions"))?;
+    let mut draft = who.draft(
+        actions::RECORD_SIGN,
+        json!(actions::Signed {
+            meaning: request.meaning,
+            comment: request.comment.filter(|c| !c.trim().is_empty()),
+        }),
+    );
+    draft.record = Some(RecordRef {
+        kind: kind.clone(),
+        id: id.clone(),
+        version,
+    });
+    draft.target = Some(head.leaf);
+    let appended = state.sequencer.append(draft).await?;
+    if let Some(digest) = &who.session {
+        state.sessions.update(digest, |s| s.has_signed = true);
+    }
+    let record = find(&state, &kind, &id)?;
+    let mut answer = present(&state, &record, version).await?;
+    answer["receipt"] = json!(Receipt::of(&[appended]));
+    Ok((StatusCode::CREATED, Json(answer)))
+}

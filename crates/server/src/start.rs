@@ -1,0 +1,262 @@
+//! Starting and stopping: open the store and the signing key, rebuild the projection from the
+//! log, start the sequencer, create the first administrator on first start, serve until told to
+//! stop, then let in-flight requests and appends finish.
+
+use modeltrail_domain::actions::{self, UserKind};
+use modeltrail_domain::identity::{hash_password, random_password};
+use modeltrail_domain::projection::Projection;
+use modeltrail_domain::roles::Role;
+use modeltrail_domain::schemas::RecordTypes;
+use modeltrail_ledger::event::{Actor, AuthMethod, Event, EventDraft};
+use modeltrail_ledger::leaf_hash;
+use modeltrail_store::keys::{load_or_create_signer, new_origin};
+use modeltrail_store::{
+    AnyStore, CredentialStore, LogStore, Sequencer, SequencerConfig, SequencerTask,
+};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use tokio::sync::oneshot;
+
+use crate::config::ServerConfig;
+use crate::sessions::Sessions;
+use crate::state::AppState;
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] modeltrail_store::StoreError),
+    #[error("record schemas: {0}")]
+    Schemas(#[from] modeltrail_domain::schemas::SchemaError),
+    #[error("rebuilding the state from the log: {0}")]
+    Projection(#[from] modeltrail_domain::projection::ProjectionError),
+    #[error("event {seq} cannot be read: {reason}")]
+    Event { seq: u64, reason: String },
+    #[error("creating the first administrator: {0}")]
+    Bootstrap(String),
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server running in the background (tests, embedding).
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<Result<(), StartError>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, commits everything queued.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.done
+            .await
+            .map_err(|e| StartError::Serve(std::io::Error::other(e.to_string())))?
+    }
+}
+
+/// Serves until SIGINT or SIGTERM; `started` hears the bound address first.
+pub async fn serve(
+    config: ServerConfig,
+    started: impl FnOnce(SocketAddr, Option<&str>),
+) -> Result<(), StartError> {
+    let (state, task, first_password) = prepare(config.clone()).await?;
+    let listener = bind(config.listen).await?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    started(addr, first_password.as_deref());
+    run(listener, state, task, shutdown_signal()).await
+}
+
+/// Starts the server in the background on `config.listen` (port 0 picks a free port).
+pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    let (state, task, _) = prepare(config.clone()).await?;
+    let listener = bind(config.listen).await?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(run(listener, state, task, async {
+        let _ = stopped.await;
+    }));
+    Ok(Running {
+        addr,
+        stop: Some(stop),
+        done,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    task: SequencerTask,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let app = crate::routes::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop)
+    .await
+    .map_err(StartError::Serve)?;
+    // The router and with it the last sequencer handle are gone: the sequencer commits what is
+    // queued and stops.
+    task.finished().await?;
+    tracing::info!("stopped; everything acknowledged is durable");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Opens everything; returns the state, the sequencer task and, on first start without a
+/// configured password, the administrator's one-time password.
+async fn prepare(
+    config: ServerConfig,
+) -> Result<(Arc<AppState>, SequencerTask, Option<String>), StartError> {
+    let record_types = RecordTypes::builtin()?;
+    let signer = load_or_create_signer(&config.store.data_dir, &new_origin()?)?;
+    let verifier_key = signer.verifier().to_text();
+    let store = config.store.open().await?;
+    let projection = Arc::new(RwLock::new(replay(&store).await?));
+    let observed = projection.clone();
+    let sequencer_config = SequencerConfig {
+        observer: Some(Arc::new(
+            move |committed: &[modeltrail_store::Committed]| {
+                let mut p = observed.write().unwrap_or_else(|e| e.into_inner());
+                for c in committed {
+                    if let Err(e) = p.apply(&c.event, c.leaf) {
+                        tracing::error!(error = %e, "the projection cannot follow the log");
+                    }
+                }
+            },
+        )),
+        ..SequencerConfig::default()
+    };
+    let (sequencer, task) =
+        Sequencer::start(Arc::new(store.clone()), signer, sequencer_config).await?;
+    let state = Arc::new(AppState {
+        sessions: Sessions::new(config.session_idle),
+        config,
+        store,
+        sequencer,
+        projection,
+        record_types,
+        verifier_key,
+    });
+    let first_password = bootstrap_admin(&state).await?;
+    Ok((state, task, first_password))
+}
+
+/// Rebuilds the projection by reading the whole log in order.
+async fn replay(store: &AnyStore) -> Result<Projection, StartError> {
+    let mut projection = Projection::new();
+    let size = store.size().await?;
+    let mut from = 0;
+    while from < size {
+        let page = store.entries(from, 4096).await?;
+        if page.is_empty() {
+            break;
+        }
+        for entry in &page {
+            let event = Event::from_bytes(&entry.body).map_err(|e| StartError::Event {
+                seq: entry.seq,
+                reason: e.to_string(),
+            })?;
+            projection.apply(&event, leaf_hash(&entry.body))?;
+        }
+        from += page.len() as u64;
+    }
+    Ok(projection)
+}
+
+/// The server acting on its own behalf.
+pub fn system_actor() -> Actor {
+    Actor {
+        id: "system".into(),
+        name: "modeltrail server".into(),
+        role: "system".into(),
+        auth: AuthMethod::System,
+    }
+}
+
+/// On first start (no users in the log), creates the administrator `admin`. The password hash
+/// is stored before the event, so a crash between the two leaves no user without a password.
+async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, StartError> {
+    if state.read().users().next().is_some() {
+        return Ok(None);
+    }
+    let (password, generated) = match &state.config.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (
+            random_password().map_err(|e| StartError::Bootstrap(e.to_string()))?,
+            true,
+        ),
+    };
+    state
+        .config
+        .password_policy
+        .check("admin", &password)
+        .map_err(|e| StartError::Bootstrap(format!("MODELTRAIL_ADMIN_PASSWORD: {e}")))?;
+    let hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+    };
+    state.store.set_password_hash("admin", &hash).await?;
+    let draft = EventDraft {
+        actor: system_actor(),
+        client: Default::default(),
+        action: actions::USER_CREATE.into(),
+        record: None,
+        prev: None,
+        reason: Some("first start: the first administrator".into()),
+        target: None,
+        payload: serde_json::json!(actions::UserCreated {
+            user: "admin".into(),
+            name: "Administrator".into(),
+            role: Role::Admin,
+            kind: UserKind::Person,
+            must_change_password: generated,
+        }),
+    };
+    state
+        .sequencer
+        .append(draft)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+    Ok(generated.then_some(password))
+}
