@@ -8,6 +8,7 @@ mod auth;
 mod config;
 mod error;
 mod json;
+mod metrics;
 mod routes;
 mod sessions;
 mod start;

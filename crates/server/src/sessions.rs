@@ -66,6 +66,15 @@ impl Sessions {
         }
     }
 
+    /// Live sessions (for metrics).
+    pub fn count(&self) -> usize {
+        let idle = self.idle;
+        self.lock()
+            .values()
+            .filter(|s| s.last_seen.elapsed() < idle)
+            .count()
+    }
+
     pub fn remove(&self, digest: &Hash) {
         self.lock().remove(digest);
     }

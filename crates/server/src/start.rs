@@ -151,9 +151,12 @@ async fn prepare(
     let store = config.store.open().await?;
     let projection = Arc::new(RwLock::new(replay(&store).await?));
     let observed = projection.clone();
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let counted = metrics.clone();
     let sequencer_config = SequencerConfig {
         observer: Some(Arc::new(
             move |committed: &[modeltrail_store::Committed]| {
+                counted.batch(committed.len());
                 let mut p = observed.write().unwrap_or_else(|e| e.into_inner());
                 for c in committed {
                     if let Err(e) = p.apply(&c.event, c.leaf) {
@@ -174,6 +177,7 @@ async fn prepare(
         projection,
         record_types,
         verifier_key,
+        metrics,
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::sessions::Sessions;
 
 pub type Shared = Arc<AppState>;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub record_types: RecordTypes,
     pub verifier_key: String,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {

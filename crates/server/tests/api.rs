@@ -18,6 +18,7 @@ on_both_backends!(
     service_accounts_use_revocable_tokens,
     the_first_password_must_be_changed_before_anything_else,
     state_survives_a_restart,
+    metrics_count_requests_and_commits,
 );
 
 fn model(name: &str) -> Value {
@@ -626,5 +627,45 @@ async fn state_survives_a_restart(backend: Backend) {
     let (status, body) = s.get("/api/v1/records/model/m-1", &dev).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["name"], "a");
+    s.stop().await;
+}
+
+async fn metrics_count_requests_and_commits(backend: Backend) {
+    let s = server_with(backend, |c| c.metrics_token = Some("scrape-secret".into())).await;
+    let admin = s.admin().await;
+    let dev = s.person(&admin, "dev", "developer").await;
+    for i in 0..3 {
+        let (status, _) = s
+            .post(
+                "/api/v1/records/model",
+                &dev,
+                json!({"id": format!("m-{i}"), "data": model("a")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, text) = s.get("/metrics", "scrape-secret").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(
+            "modeltrail_http_requests_total{method=\"POST\",route=\"/api/v1/records/{kind}\",status=\"201\"} 3"
+        ),
+        "{text}"
+    );
+    let size = s.tree_size().await;
+    assert!(
+        text.contains(&format!("modeltrail_log_size {size}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("modeltrail_commit_batch_events_count"),
+        "{text}"
+    );
+    assert!(!text.contains("m-1"), "routes are templates, not paths");
+    let (status, _) = s.get("/metrics", "wrong-secret").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s.get("/metrics", &dev).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     s.stop().await;
 }

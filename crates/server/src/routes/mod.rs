@@ -63,9 +63,11 @@ pub fn router(state: Shared) -> Router {
         .route("/proofs/consistency", get(ledger::consistency));
     Router::new()
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(middleware::from_fn(errors_as_json))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -107,4 +109,68 @@ async fn errors_as_json(request: Request, next: Next) -> Response {
         (_, false) => text,
     };
     ApiError::new(status, code, message).into_response()
+}
+
+/// Counts and logs every request by its route template; never logs headers or bodies.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .request(method.as_str(), &route, status, elapsed);
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status,
+        micros = elapsed.as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Prometheus metrics, for administrators or the configured scrape token.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = request.into_parts();
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let scraper = match (&state.config.metrics_token, bearer) {
+        (Some(expected), Some(given)) => {
+            modeltrail_domain::identity::secret_digest(expected)
+                == modeltrail_domain::identity::secret_digest(given)
+        }
+        _ => false,
+    };
+    if !scraper {
+        let who = crate::auth::Principal::from_request_parts(&mut parts, &state).await?;
+        who.require(&state, modeltrail_domain::roles::Permission::ReadMetrics)
+            .await?;
+    }
+    let size = state.sequencer.latest_checkpoint().checkpoint().size;
+    let text = state.metrics.render(size, state.sessions.count());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
