@@ -3,6 +3,7 @@
 use modeltrail_domain::identity::PasswordPolicy;
 use modeltrail_store::StoreConfig;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything the server can be told.
@@ -22,6 +23,15 @@ pub struct ServerConfig {
     pub admin_password: Option<String>,
     /// A bearer token that may read `/metrics` (for a Prometheus scraper).
     pub metrics_token: Option<String>,
+    /// Serve HTTPS (rustls) with this certificate chain and private key, both PEM files.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a TLS certificate chain and its private key.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl ServerConfig {
@@ -36,6 +46,7 @@ impl ServerConfig {
             password_policy: PasswordPolicy::default(),
             admin_password: None,
             metrics_token: None,
+            tls: None,
         }
     }
 }

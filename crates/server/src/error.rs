@@ -13,16 +13,29 @@ pub struct ApiError {
     pub field: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response.
+// The OpenAPI document's `ErrorBody` schema is derived from this very type, so the two cannot
+// differ.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// The name the OpenAPI annotations use for [`Body`].
+pub(crate) type ErrorBody = Body<'static>;
+
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct Inner<'a> {
+    /// A stable, machine-readable code such as `invalid`, `not_found` or `stale_version`.
     code: &'a str,
+    /// What is wrong, for people; never carries a secret.
     message: &'a str,
+    /// The request field at fault (a JSON path for nested fields), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     field: Option<&'a str>,
 }
 

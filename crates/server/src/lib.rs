@@ -9,10 +9,11 @@ mod config;
 mod error;
 mod json;
 mod metrics;
+mod openapi;
 mod routes;
 mod sessions;
 mod start;
 mod state;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, TlsFiles};
 pub use start::{serve, start, Running, StartError};

@@ -18,9 +18,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use tokio::sync::oneshot;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsFiles};
 use crate::sessions::Sessions;
 use crate::state::AppState;
+use axum_server::tls_rustls::RustlsConfig;
 
 /// The server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum StartError {
     },
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// A server running in the background (tests, embedding).
@@ -68,20 +71,22 @@ pub async fn serve(
     config: ServerConfig,
     started: impl FnOnce(SocketAddr, Option<&str>),
 ) -> Result<(), StartError> {
+    let tls = config.tls.as_ref().map(tls_config).transpose()?;
     let (state, task, first_password) = prepare(config.clone()).await?;
     let listener = bind(config.listen).await?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     started(addr, first_password.as_deref());
-    run(listener, state, task, shutdown_signal()).await
+    run(listener, tls, state, task, shutdown_signal()).await
 }
 
 /// Starts the server in the background on `config.listen` (port 0 picks a free port).
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    let tls = config.tls.as_ref().map(tls_config).transpose()?;
     let (state, task, _) = prepare(config.clone()).await?;
     let listener = bind(config.listen).await?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(run(listener, state, task, async {
+    let done = tokio::spawn(run(listener, tls, state, task, async {
         let _ = stopped.await;
     }));
     Ok(Running {
@@ -97,20 +102,65 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
         .map_err(|source| StartError::Listen { addr, source })
 }
 
+/// Reads the certificate chain and key into a rustls configuration (ring, TLS 1.2 and 1.3).
+fn tls_config(files: &TlsFiles) -> Result<RustlsConfig, StartError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| StartError::Tls(format!("certificate {}: {e}", files.cert.display())))?;
+    if certs.is_empty() {
+        return Err(StartError::Tls(format!(
+            "certificate {}: no certificate in the file",
+            files.cert.display()
+        )));
+    }
+    // The key's error message names the file only: never its contents.
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|_| {
+        StartError::Tls(format!(
+            "private key {}: not a readable PEM private key",
+            files.key.display()
+        ))
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StartError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| StartError::Tls(format!("certificate and key: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(RustlsConfig::from_config(Arc::new(config)))
+}
+
 async fn run(
     listener: tokio::net::TcpListener,
+    tls: Option<RustlsConfig>,
     state: Arc<AppState>,
     task: SequencerTask,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let app = crate::routes::router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop)
-    .await
-    .map_err(StartError::Serve)?;
+    let app = crate::routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(StartError::Serve)?,
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                stop.await;
+                stopper.graceful_shutdown(None);
+            });
+            let listener = listener.into_std().map_err(StartError::Serve)?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+                .map_err(StartError::Serve)?;
+        }
+    }
     // The router and with it the last sequencer handle are gone: the sequencer commits what is
     // queued and stops.
     task.finished().await?;

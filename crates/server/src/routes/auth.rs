@@ -15,16 +15,18 @@ use serde_json::{json, Value};
 use std::time::Instant;
 
 use crate::auth::{client_of, Principal};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::parse;
 use crate::sessions::Session;
 use crate::start::system_actor;
 use crate::state::{Receipt, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    /// The user id.
     username: String,
+    #[schema(format = Password)]
     password: String,
 }
 
@@ -72,6 +74,24 @@ pub async fn hash(password: &str) -> Result<String, ApiError> {
         .map_err(ApiError::internal)
 }
 
+/// Log in
+///
+/// Checks a person's user id and password and opens a session. Every attempt is logged; after
+/// the configured number of consecutive failures the account is locked and an alert raised.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in: the session `token` (shown once), the user, `must_change_password`, `password_expired`, `idle_timeout_seconds` and the `receipt` of the `auth.login` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the user id or the password is wrong (the answer does not say which).", body = ErrorBody),
+        (status = 403, description = "`account_locked`: the account is locked; an administrator can unlock it.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<Shared>,
     ClientInfo(client): ClientInfo,
@@ -221,6 +241,19 @@ async fn record_failure(
     }
 }
 
+/// Log out
+///
+/// Ends the caller's session (an API token stays valid) and logs `auth.logout`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out: the `receipt` of the `auth.logout` event.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+    ),
+)]
 pub async fn logout(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
     let appended = state
         .sequencer
@@ -237,6 +270,21 @@ pub async fn logout(State(state): State<Shared>, who: Principal) -> Result<Json<
     Ok(Json(json!({"receipt": Receipt::of(&[appended])})))
 }
 
+/// The caller
+///
+/// The caller's own account, how they authenticated, and whether they must change their
+/// password before anything else.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's `user`, `auth` method and `must_change_password`.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the caller's account no longer exists.", body = ErrorBody),
+    ),
+)]
 pub async fn me(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
     let user = state
         .read()
@@ -250,13 +298,35 @@ pub async fn me(State(state): State<Shared>, who: Principal) -> Result<Json<Valu
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[schema(format = Password)]
     current_password: String,
+    /// Must meet the password policy and differ from the current one.
+    #[schema(format = Password)]
     new_password: String,
 }
 
+/// Change one's password
+///
+/// A person changes their own password, giving the current one; this is the one thing a caller
+/// who must change their password may do.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body(content = ChangePassword, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed: the `receipt` of the `user.password_set` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`wrong_password`: the current password is wrong; `forbidden`: service accounts have no password. Logged as `access.denied`.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing or unknown, or the new password breaks the policy or equals the current one; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn change_password(
     State(state): State<Shared>,
     who: Principal,

@@ -12,9 +12,10 @@ use modeltrail_store::proofs::{consistency_proof, inclusion_proof, ProofFetchErr
 use modeltrail_store::LogStore;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::IntoParams;
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::Shared;
 
 /// Events read per page while filtering.
@@ -22,6 +23,18 @@ const PAGE: usize = 1024;
 /// Events looked at per request at most; past that the answer says where to go on.
 const SCAN_BUDGET: u64 = 100_000;
 
+/// The latest checkpoint
+///
+/// The log's latest signed checkpoint in the signed-note format: origin, tree size, root hash
+/// and time, then the signature. Open to all.
+#[utoipa::path(
+    get,
+    path = "/api/v1/checkpoint",
+    tag = "ledger",
+    responses(
+        (status = 200, description = "The signed checkpoint text.", body = String, content_type = "text/plain"),
+    ),
+)]
 pub async fn checkpoint(State(state): State<Shared>) -> impl IntoResponse {
     let latest = state.sequencer.latest_checkpoint();
     (
@@ -30,6 +43,17 @@ pub async fn checkpoint(State(state): State<Shared>) -> impl IntoResponse {
     )
 }
 
+/// The log's public key
+///
+/// The verifier key that checks the checkpoints' signatures. Open to all.
+#[utoipa::path(
+    get,
+    path = "/api/v1/log/public-key",
+    tag = "ledger",
+    responses(
+        (status = 200, description = "The verifier key, one line.", body = String, content_type = "text/plain"),
+    ),
+)]
 pub async fn public_key(State(state): State<Shared>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -37,16 +61,25 @@ pub async fn public_key(State(state): State<Shared>) -> impl IntoResponse {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
+    /// The sequence number to start at (0 if not given).
     from: Option<u64>,
+    /// At most this many events (1 to 1000; 100 if not given).
     limit: Option<usize>,
+    /// Only events by this user id.
     actor: Option<String>,
+    /// Only events with this action, such as `record.update`.
     action: Option<String>,
+    /// Only events about records of this type.
     record_type: Option<String>,
+    /// Only events about records with this id.
     record_id: Option<String>,
+    /// Only events at or after this time (UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`).
     since: Option<String>,
+    /// Only events at or before this time (UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`).
     until: Option<String>,
 }
 
@@ -58,7 +91,24 @@ fn time(field: &str, text: &Option<String>) -> Result<Option<Timestamp>, ApiErro
         .transpose()
 }
 
-/// Events in log order from `from`, filtered; `next` says where to continue.
+/// The log's events
+///
+/// Events in log order from `from`, filtered; `next` says where to continue. Each event comes
+/// with its leaf hash. At most 100,000 events are looked at per request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "ledger",
+    security(("bearer" = [])),
+    params(EventQuery),
+    responses(
+        (status = 200, description = "`events`, the log's `tree_size`, and `next`: where to continue, or null at the end.", body = Object),
+        (status = 400, description = "`bad_request`: a query parameter is unknown or malformed.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read the log; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 422, description = "`invalid`: `since` or `until` is not a timestamp; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn events(
     State(state): State<Shared>,
     who: Principal,
@@ -121,13 +171,33 @@ fn proof_error(e: ProofFetchError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
+    /// The sequence number of the event.
     index: u64,
+    /// The tree size to prove against (the latest if not given).
     size: Option<u64>,
 }
 
+/// An inclusion proof
+///
+/// Proves that the event at `index` is in the tree of `size` events; with the latest size the
+/// answer carries the signed checkpoint too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/proofs/inclusion",
+    tag = "ledger",
+    security(("bearer" = [])),
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The `leaf` hash, the `proof` hashes and, for the latest size, the `checkpoint`.", body = Object),
+        (status = 400, description = "`bad_request`: a query parameter is missing, unknown or malformed; `bad_proof_request`: the index or size is out of range.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read the log; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+    ),
+)]
 pub async fn inclusion(
     State(state): State<Shared>,
     who: Principal,
@@ -164,13 +234,33 @@ pub async fn inclusion(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// The older tree size.
     from: u64,
+    /// The newer tree size (the latest if not given).
     to: Option<u64>,
 }
 
+/// A consistency proof
+///
+/// Proves that the tree of `to` events extends the tree of `from` events; with the latest size
+/// the answer carries the signed checkpoint too.
+#[utoipa::path(
+    get,
+    path = "/api/v1/proofs/consistency",
+    tag = "ledger",
+    security(("bearer" = [])),
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The `proof` hashes and, for the latest size, the `checkpoint`.", body = Object),
+        (status = 400, description = "`bad_request`: a query parameter is missing, unknown or malformed; `bad_proof_request`: the sizes are out of range.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read the log; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+    ),
+)]
 pub async fn consistency(
     State(state): State<Shared>,
     who: Principal,

@@ -1,70 +1,112 @@
 //! The routes: which handler answers which path. Everything but `/healthz`, the login, and the
 //! public checkpoint and key needs a bearer token; each handler makes its own authority check.
 
-mod auth;
-mod ledger;
-mod records;
-mod users;
+pub(crate) mod auth;
+pub(crate) mod ledger;
+pub(crate) mod records;
+pub(crate) mod users;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, StatusCode};
+use axum::handler::Handler;
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi;
 use crate::state::Shared;
+
+/// One endpoint: its method, its full path, and the handler that answers it.
+pub(crate) struct Endpoint {
+    /// Routed through `handler`; read as such by the OpenAPI check.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Shared>,
+}
+
+fn endpoint<H, T>(method: Method, path: &'static str, handler: H) -> Endpoint
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+    Endpoint {
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every endpoint the server answers: the one table the router is built from. The OpenAPI
+/// document is checked against it (`openapi`'s tests), so no route can go undocumented.
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    use Method as M;
+    vec![
+        endpoint(M::GET, "/healthz", health),
+        endpoint(M::GET, "/metrics", metrics),
+        endpoint(M::GET, "/api/v1/openapi.json", openapi::document),
+        endpoint(M::POST, "/api/v1/auth/login", auth::login),
+        endpoint(M::POST, "/api/v1/auth/logout", auth::logout),
+        endpoint(M::GET, "/api/v1/auth/me", auth::me),
+        endpoint(M::POST, "/api/v1/auth/password", auth::change_password),
+        endpoint(M::GET, "/api/v1/users", users::list),
+        endpoint(M::POST, "/api/v1/users", users::create),
+        endpoint(M::GET, "/api/v1/users/{id}", users::get_one),
+        endpoint(M::POST, "/api/v1/users/{id}/role", users::change_role),
+        endpoint(M::POST, "/api/v1/users/{id}/lock", users::lock),
+        endpoint(M::POST, "/api/v1/users/{id}/unlock", users::unlock),
+        endpoint(
+            M::POST,
+            "/api/v1/users/{id}/password",
+            users::reset_password,
+        ),
+        endpoint(M::GET, "/api/v1/users/{id}/tokens", users::tokens),
+        endpoint(M::POST, "/api/v1/users/{id}/tokens", users::issue_token),
+        endpoint(
+            M::POST,
+            "/api/v1/users/{id}/tokens/{token_id}/revoke",
+            users::revoke_token,
+        ),
+        endpoint(M::GET, "/api/v1/security/alerts", users::alerts),
+        endpoint(M::GET, "/api/v1/record-types", records::types),
+        endpoint(M::GET, "/api/v1/record-types/{kind}", records::schema),
+        endpoint(M::GET, "/api/v1/records/{kind}", records::list),
+        endpoint(M::POST, "/api/v1/records/{kind}", records::create),
+        endpoint(M::GET, "/api/v1/records/{kind}/{id}", records::read),
+        endpoint(M::PUT, "/api/v1/records/{kind}/{id}", records::update),
+        endpoint(M::POST, "/api/v1/records/{kind}/{id}/void", records::void),
+        endpoint(
+            M::GET,
+            "/api/v1/records/{kind}/{id}/versions",
+            records::history,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/records/{kind}/{id}/versions/{version}",
+            records::read_version,
+        ),
+        endpoint(M::GET, "/api/v1/records/{kind}/{id}/diff", records::diff),
+        endpoint(
+            M::POST,
+            "/api/v1/records/{kind}/{id}/versions/{version}/signatures",
+            records::sign,
+        ),
+        endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
+        endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
+        endpoint(M::GET, "/api/v1/events", ledger::events),
+        endpoint(M::GET, "/api/v1/proofs/inclusion", ledger::inclusion),
+        endpoint(M::GET, "/api/v1/proofs/consistency", ledger::consistency),
+    ]
+}
 
 pub fn router(state: Shared) -> Router {
     let limit = state.config.body_limit;
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/password", post(auth::change_password))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::get_one))
-        .route("/users/{id}/role", post(users::change_role))
-        .route("/users/{id}/lock", post(users::lock))
-        .route("/users/{id}/unlock", post(users::unlock))
-        .route("/users/{id}/password", post(users::reset_password))
-        .route(
-            "/users/{id}/tokens",
-            get(users::tokens).post(users::issue_token),
-        )
-        .route(
-            "/users/{id}/tokens/{token_id}/revoke",
-            post(users::revoke_token),
-        )
-        .route("/security/alerts", get(users::alerts))
-        .route("/record-types", get(records::types))
-        .route("/record-types/{kind}", get(records::schema))
-        .route("/records/{kind}", get(records::list).post(records::create))
-        .route(
-            "/records/{kind}/{id}",
-            get(records::read).put(records::update),
-        )
-        .route("/records/{kind}/{id}/void", post(records::void))
-        .route("/records/{kind}/{id}/versions", get(records::history))
-        .route(
-            "/records/{kind}/{id}/versions/{version}",
-            get(records::read_version),
-        )
-        .route("/records/{kind}/{id}/diff", get(records::diff))
-        .route(
-            "/records/{kind}/{id}/versions/{version}/signatures",
-            post(records::sign),
-        )
-        .route("/checkpoint", get(ledger::checkpoint))
-        .route("/log/public-key", get(ledger::public_key))
-        .route("/events", get(ledger::events))
-        .route("/proofs/inclusion", get(ledger::inclusion))
-        .route("/proofs/consistency", get(ledger::consistency));
-    Router::new()
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
-        .nest("/api/v1", api)
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |router, e| router.route(e.path, e.handler))
         .fallback(not_found)
         .layer(middleware::from_fn(errors_as_json))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -72,6 +114,15 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Liveness: answers as long as the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The server is up.", body = String, content_type = "text/plain", example = "ok\n"),
+    ),
+)]
 async fn health() -> &'static str {
     "ok\n"
 }
@@ -140,6 +191,17 @@ async fn observe(
 }
 
 /// Prometheus metrics, for administrators or the configured scrape token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format.", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: neither the scrape token nor a valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden` or `password_change_required`: the caller's role may not read metrics.", body = ErrorBody),
+    ),
+)]
 async fn metrics(
     axum::extract::State(state): axum::extract::State<Shared>,
     request: Request,

@@ -15,11 +15,12 @@ use modeltrail_domain::signature::{Meaning, SignatureRefused};
 use modeltrail_ledger::event::{AuthMethod, RecordRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::password_matches;
 use super::users::require_reason;
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::parse;
 use crate::state::{Receipt, Shared};
 
@@ -127,12 +128,44 @@ async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<V
     }))
 }
 
+/// Record types
+///
+/// The names of the record types this server keeps.
+#[utoipa::path(
+    get,
+    path = "/api/v1/record-types",
+    tag = "records",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`types`: the record type names.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+    ),
+)]
 pub async fn types(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(&state, Permission::ReadRecords).await?;
     let names: Vec<&str> = state.record_types.names().collect();
     Ok(Json(json!({ "types": names })))
 }
 
+/// A record type's schema
+///
+/// The JSON Schema a record's `data` must meet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/record-types/{kind}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+    ),
+    responses(
+        (status = 200, description = "The JSON Schema of the type.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type`: no such record type.", body = ErrorBody),
+    ),
+)]
 pub async fn schema(
     State(state): State<Shared>,
     who: Principal,
@@ -149,13 +182,38 @@ pub async fn schema(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Start after this record id (ids are in order).
     after: Option<String>,
+    /// At most this many records (1 to 1000; 100 if not given).
     limit: Option<usize>,
 }
 
+/// Records of a type
+///
+/// In id order, a page at a time: each with its latest version, status, last change and number
+/// of signatures.
+#[utoipa::path(
+    get,
+    operation_id = "list_records",
+    path = "/api/v1/records/{kind}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ListQuery,
+    ),
+    responses(
+        (status = 200, description = "`records`: the page of records.", body = Object),
+        (status = 400, description = "`bad_request`: a query parameter is missing, unknown or malformed.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type`: no such record type.", body = ErrorBody),
+    ),
+)]
 pub async fn list(
     State(state): State<Shared>,
     who: Principal,
@@ -184,14 +242,42 @@ pub async fn list(
     Ok(Json(json!({ "records": records })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// The record id: 1 to 128 letters, digits, `.`, `_`, `-` or `:`; a random one if not given.
     id: Option<String>,
+    /// The record's content, which must meet the type's JSON Schema.
+    #[schema(value_type = Object)]
     data: Value,
+    /// Why the record is created; optional.
     reason: Option<String>,
 }
 
+/// Create a record
+///
+/// Version 1 of a new record.
+#[utoipa::path(
+    post,
+    operation_id = "create_record",
+    path = "/api/v1/records/{kind}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+    ),
+    request_body(content = CreateRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the record at version 1 and the `receipt` of the `record.create` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not write records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type`: no such record type.", body = ErrorBody),
+        (status = 409, description = "`record_exists`: a record with that id exists; update it instead.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the id is not acceptable, or `data` does not meet the schema; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<Shared>,
     who: Principal,
@@ -230,12 +316,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRequest {
     /// The version the change was made from: a stale one is refused with 409.
     version: u64,
+    /// Why the record changes; required.
     reason: String,
+    /// The new content, which must meet the type's JSON Schema and differ from the current.
+    #[schema(value_type = Object)]
     data: Value,
 }
 
@@ -264,6 +353,30 @@ fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Update a record
+///
+/// A new version, with a reason, made from the latest one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/records/{kind}/{id}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+    ),
+    request_body(content = UpdateRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated: the new version, its field-level `changes` and the `receipt` of the `record.update` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not write records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+        (status = 409, description = "`stale_version`: the record has changed since the version given; `voided`: the record is voided.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the reason is empty, `data` does not meet the schema, or nothing changes; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn update(
     State(state): State<Shared>,
     who: Principal,
@@ -305,14 +418,37 @@ pub async fn update(
     Ok(Json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidRequest {
+    /// The latest version, which is voided: a stale one is refused with 409.
     version: u64,
+    /// Why the record is voided; required.
     reason: String,
 }
 
 /// Voids a record: a new version with the same content, marked void. Nothing is deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/records/{kind}/{id}/void",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+    ),
+    request_body(content = VoidRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Voided: the new, voided version and the `receipt` of the `record.void` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not write records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+        (status = 409, description = "`stale_version`: the record has changed since the version given; `voided`: the record is voided.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, or the reason is empty; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn void(
     State(state): State<Shared>,
     who: Principal,
@@ -343,6 +479,25 @@ pub async fn void(
     Ok(Json(answer))
 }
 
+/// Read a record
+///
+/// The latest version with its content and every signature with its manifestation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{kind}/{id}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+    ),
+    responses(
+        (status = 200, description = "The record at its latest version.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+    ),
+)]
 pub async fn read(
     State(state): State<Shared>,
     who: Principal,
@@ -354,6 +509,27 @@ pub async fn read(
     Ok(Json(present(&state, &record, latest).await?))
 }
 
+/// Read a version of a record
+///
+/// That version with its content, and every signature marked by whether it applies to it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{kind}/{id}/versions/{version}",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+        ("version", description = "A version of the record, from 1.", example = 1),
+    ),
+    responses(
+        (status = 200, description = "The record at that version.", body = Object),
+        (status = 400, description = "`bad_request`: the version is not a number.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type, record or version.", body = ErrorBody),
+    ),
+)]
 pub async fn read_version(
     State(state): State<Shared>,
     who: Principal,
@@ -365,6 +541,22 @@ pub async fn read_version(
 }
 
 /// Every version: who, what, when, why, and the field-level changes from the one before.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{kind}/{id}/versions",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+    ),
+    responses(
+        (status = 200, description = "The record's `status` and its `versions`, oldest first.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+    ),
+)]
 pub async fn history(
     State(state): State<Shared>,
     who: Principal,
@@ -407,13 +599,38 @@ pub async fn history(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
+    /// The older version.
     from: u64,
+    /// The newer version.
     to: u64,
 }
 
+/// Compare two versions
+///
+/// The field-level changes from one version of a record to another.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{kind}/{id}/diff",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+        DiffQuery,
+    ),
+    responses(
+        (status = 200, description = "`changes`: each changed field with its old and new value.", body = Object),
+        (status = 400, description = "`bad_request`: a query parameter is missing, unknown or malformed.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not read records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+        (status = 422, description = "`invalid`: no such version; `field` says which of `from` and `to`.", body = ErrorBody),
+    ),
+)]
 pub async fn diff(
     State(state): State<Shared>,
     who: Principal,
@@ -442,16 +659,46 @@ pub async fn diff(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
+    #[schema(schema_with = crate::openapi::meaning_schema)]
     meaning: Meaning,
+    /// A comment shown with the signature; optional.
     comment: Option<String>,
     /// The signer's user id: required at the first signature of a session.
     username: Option<String>,
+    /// The signer's password, at every signature.
+    #[schema(format = Password)]
     password: String,
 }
 
+/// Sign a version
+///
+/// An electronic signature with a meaning on the latest version of a record, by a person in an
+/// interactive session who gives their password again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/records/{kind}/{id}/versions/{version}/signatures",
+    tag = "records",
+    security(("bearer" = [])),
+    params(
+        ("kind", description = "The record type, such as `model`.", example = "model"),
+        ("id", description = "The record id.", example = "m-1"),
+        ("version", description = "A version of the record, from 1.", example = 1),
+    ),
+    request_body(content = SignRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Signed: the signed version with its signatures and the `receipt` of the `record.sign` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON; `bad_request`: the version is not a number.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not sign; `password_change_required`; `session_required`: API tokens cannot sign; `not_signer`: a user signs only as themself; `wrong_password`; `segregation_of_duties`: nobody approves a version they authored. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
+        (status = 409, description = "`stale_version`: only the latest version can be signed; `voided`: the record is voided; `already_signed`: the signer already signed the version with that meaning.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, or the first signature of a session lacks the user id; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn sign(
     State(state): State<Shared>,
     who: Principal,

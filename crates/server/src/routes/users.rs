@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::auth::hash;
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::json::parse;
 use crate::state::{Receipt, Shared};
 
@@ -29,12 +29,43 @@ fn find(state: &Shared, id: &str) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no user `{id}`")))
 }
 
+/// Every user
+///
+/// Every account, people and service accounts, locked or not (administrators only).
+#[utoipa::path(
+    get,
+    operation_id = "list_users",
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`users`: every account.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+    ),
+)]
 pub async fn list(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(&state, Permission::ManageUsers).await?;
     let users: Vec<User> = state.read().users().cloned().collect();
     Ok(Json(json!({ "users": users })))
 }
 
+/// One user
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    responses(
+        (status = 200, description = "`user`: the account.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+    ),
+)]
 pub async fn get_one(
     State(state): State<Shared>,
     who: Principal,
@@ -44,15 +75,21 @@ pub async fn get_one(
     Ok(Json(json!({ "user": find(&state, &id)? })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// The user id: 2 to 64 lowercase letters, digits, `.`, `_` or `-`, starting with a letter or
+    /// digit. Never reused.
     id: String,
+    /// The printed full name, shown with every signature.
     name: String,
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Role,
     #[serde(default = "person")]
+    #[schema(schema_with = crate::openapi::user_kind_schema)]
     kind: UserKind,
-    /// A first password; without one a random one is made and returned once.
+    /// A first password; without one a random one is made and returned once. Only for people.
+    #[schema(format = Password)]
     password: Option<String>,
 }
 
@@ -60,6 +97,27 @@ fn person() -> UserKind {
     UserKind::Person
 }
 
+/// Create a user
+///
+/// A person (who must change the first password at the first login) or a service account
+/// (which authenticates with API tokens only).
+#[utoipa::path(
+    post,
+    operation_id = "create_user",
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body(content = NewUser, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created: the `user`, the `receipt` of the `user.create` event, and the `temporary_password` (shown once) when none was given.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 409, description = "`user_exists`: the user id exists or existed; user ids are never reused.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the user id or name is not acceptable, or the password breaks the policy; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<Shared>,
     who: Principal,
@@ -129,13 +187,37 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Role,
+    /// Why the role changes; required.
     reason: String,
 }
 
+/// Change a user's role
+///
+/// With a reason. The user's sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/role",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    request_body(content = RoleChange, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed: the `user` and the `receipt` of the `user.role_change` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the reason is empty, or the user already has the role; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn change_role(
     State(state): State<Shared>,
     who: Principal,
@@ -175,9 +257,10 @@ pub fn require_reason(reason: &str) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    /// Why; optional.
     reason: Option<String>,
 }
 
@@ -188,6 +271,29 @@ fn optional_reason(body: &Bytes) -> Result<Option<String>, ApiError> {
     Ok(parse::<Reason>(body)?.reason)
 }
 
+/// Lock a user
+///
+/// The user can no longer log in or use their tokens; their sessions end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/lock",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    request_body(content = Option<Reason>, content_type = "application/json", description = "An optional reason; the body may be empty."),
+    responses(
+        (status = 200, description = "Locked: the `user` and the `receipt` of the `user.lock` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+        (status = 409, description = "`already_locked`: the user is already locked.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: an unknown field, or a field of the wrong type; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn lock(
     State(state): State<Shared>,
     who: Principal,
@@ -218,6 +324,27 @@ pub async fn lock(
     ))
 }
 
+/// Unlock a user
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/unlock",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    request_body(content = Option<Reason>, content_type = "application/json", description = "An optional reason; the body may be empty."),
+    responses(
+        (status = 200, description = "Unlocked: the `user` and the `receipt` of the `user.unlock` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+        (status = 409, description = "`not_locked`: the user is not locked.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: an unknown field, or a field of the wrong type; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn unlock(
     State(state): State<Shared>,
     who: Principal,
@@ -245,6 +372,22 @@ pub async fn unlock(
 }
 
 /// An administrator's reset: a new temporary password, shown once, to be changed at login.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    responses(
+        (status = 200, description = "Reset: the `temporary_password` (shown once) and the `receipt` of the `user.password_set` event.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the user is a service account, which has no password.", body = ErrorBody),
+    ),
+)]
 pub async fn reset_password(
     State(state): State<Shared>,
     who: Principal,
@@ -275,13 +418,33 @@ pub async fn reset_password(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    /// What the token is for; required.
     label: String,
 }
 
 /// Issues an API token to a service account; the token is shown once, the log keeps its digest.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/tokens",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    request_body(content = NewToken, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Issued: the `token` (shown once), its `token_id` and the `receipt` of the `token.issue` event.", body = Object),
+        (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the label is empty, or the user is a person; `field` names it.", body = ErrorBody),
+    ),
+)]
 pub async fn issue_token(
     State(state): State<Shared>,
     who: Principal,
@@ -327,6 +490,24 @@ pub async fn issue_token(
     ))
 }
 
+/// A service account's API tokens
+///
+/// Their ids, labels and whether they are revoked; never the tokens themselves.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/tokens",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+    ),
+    responses(
+        (status = 200, description = "`tokens`: the user's API tokens.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user.", body = ErrorBody),
+    ),
+)]
 pub async fn tokens(
     State(state): State<Shared>,
     who: Principal,
@@ -338,6 +519,24 @@ pub async fn tokens(
     Ok(Json(json!({ "tokens": tokens })))
 }
 
+/// Revoke an API token
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/tokens/{token_id}/revoke",
+    tag = "users",
+    security(("bearer" = [])),
+    params(
+        ("id", description = "The user id.", example = "jdoe"),
+        ("token_id", description = "The token's id, as issued.", example = "t-1"),
+    ),
+    responses(
+        (status = 200, description = "Revoked: the `receipt` of the `token.revoke` event.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: only administrators manage users; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the user has no such token.", body = ErrorBody),
+        (status = 409, description = "`already_revoked`: the token is already revoked.", body = ErrorBody),
+    ),
+)]
 pub async fn revoke_token(
     State(state): State<Shared>,
     who: Principal,
@@ -366,6 +565,20 @@ pub async fn revoke_token(
     Ok(Json(json!({"receipt": Receipt::of(&[appended])})))
 }
 
+/// Security alerts
+///
+/// Alerts such as repeated failed logins, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/security/alerts",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`alerts`: every security alert.", body = Object),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not view security alerts; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
+    ),
+)]
 pub async fn alerts(State(state): State<Shared>, who: Principal) -> Result<Json<Value>, ApiError> {
     who.require(&state, Permission::ViewSecurity).await?;
     let alerts = state.read().alerts().to_vec();
