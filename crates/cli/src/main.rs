@@ -1,8 +1,14 @@
 //! The `modeltrail` command: argument parsing and dispatch. Each command lives in its own module;
 //! errors become messages and exit codes here, at the edge.
 
+mod checkpoint_command;
+mod client;
+mod display;
 mod log_commands;
+mod record_commands;
 mod serve_command;
+mod session_commands;
+mod user_commands;
 mod verify_command;
 
 use clap::{Args, Parser, Subcommand};
@@ -63,11 +69,10 @@ enum Command {
         #[arg(long)]
         stream: bool,
     },
-    /// Print the latest signed checkpoint.
-    Checkpoint {
-        #[command(flatten)]
-        store: StoreArgs,
-    },
+    /// Fetch the server's signed checkpoint, prove it consistent with the one pinned for that
+    /// server, and pin it (the first time: trust on first use). Exit 1 when it does not verify.
+    /// With --local: print the latest checkpoint of a local store.
+    Checkpoint(checkpoint_command::CheckpointArgs),
     /// Print an inclusion or consistency proof from the stored log (hex, one hash a line).
     Prove {
         #[command(flatten)]
@@ -79,6 +84,20 @@ enum Command {
     Verify(verify_command::VerifyArgs),
     /// Run the HTTP server (REST API under /api/v1) until SIGINT or SIGTERM.
     Serve(serve_command::ServeArgs),
+    /// Log in to a server; the session is kept for the commands that follow.
+    Login(session_commands::LoginArgs),
+    /// End the session with a server.
+    Logout(client::ServerArgs),
+    /// Change your password (required after a temporary one).
+    Password(session_commands::PasswordArgs),
+    /// Show who you are logged in as.
+    Whoami(client::ServerArgs),
+    /// Manage users on a server (administrators).
+    User(user_commands::UserArgs),
+    /// Read, create and change versioned records on a server.
+    Record(record_commands::RecordArgs),
+    /// Sign a version of a record electronically (asks for your password again).
+    Sign(record_commands::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,10 +119,17 @@ fn main() -> ExitCode {
                 true => log_commands::append_stream(&store).await,
                 false => log_commands::append(&store).await,
             },
-            Command::Checkpoint { store } => log_commands::checkpoint(&store).await,
+            Command::Checkpoint(args) => checkpoint_command::run(args).await,
             Command::Prove { store, proof } => log_commands::prove(&store, proof).await,
             Command::Verify(args) => verify_command::run(args).await,
             Command::Serve(args) => serve_command::run(args).await,
+            Command::Login(args) => session_commands::login(args).await,
+            Command::Logout(args) => session_commands::logout(args).await,
+            Command::Password(args) => session_commands::password(args).await,
+            Command::Whoami(args) => session_commands::whoami(args).await,
+            Command::User(args) => user_commands::run(args).await,
+            Command::Record(args) => record_commands::run(args).await,
+            Command::Sign(args) => record_commands::sign(args).await,
         }
     });
     match result {

@@ -3,6 +3,7 @@
 use clap::Args;
 use modeltrail_server::ServerConfig;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,6 +37,12 @@ pub struct ServeArgs {
     /// A bearer token that may read /metrics.
     #[arg(long, env = "MODELTRAIL_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "MODELTRAIL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "MODELTRAIL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -56,6 +63,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (args.password_max_age_days > 0).then_some(args.password_max_age_days);
     config.admin_password = args.admin_password;
     config.metrics_token = args.metrics_token;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(modeltrail_server::TlsFiles { cert, key });
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let data_dir = config.store.data_dir.clone();
     modeltrail_server::serve(config, |addr, first_password| {
         if let Some(password) = first_password {
@@ -66,7 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         println!(
-            "modeltrail serving http://{addr} (data directory {})",
+            "modeltrail serving {scheme}://{addr} (data directory {})",
             data_dir.display()
         );
     })

@@ -157,7 +157,7 @@ fn a_log_truncated_with_its_checkpoints_is_found_by_a_trusted_checkpoint() {
     let dir = sound_log();
     let d = dir.path().display().to_string();
     // An inspector kept the latest checkpoint earlier.
-    let out = run(&["checkpoint", "--data-dir", &d], "");
+    let out = run(&["checkpoint", "--local", "--data-dir", &d], "");
     assert!(out.status.success(), "{}", text(&out));
     let kept = dir.path().join("kept.checkpoint");
     std::fs::write(&kept, &out.stdout).unwrap();
@@ -276,6 +276,7 @@ fn proofs_printed_by_the_cli_verify_against_the_checkpoint() {
     let body: Vec<u8> = conn
         .query_row("SELECT body FROM events WHERE seq = 17", [], |r| r.get(0))
         .unwrap();
+    // An explicit --data-dir means the local store, as --local does.
     let out = run(&["checkpoint", "--data-dir", &d], "");
     let verifier = modeltrail_store::keys::load_verifier(dir.path()).unwrap();
     let cp = modeltrail_ledger::checkpoint::SignedCheckpoint::open(

@@ -15,6 +15,19 @@ pub enum Meaning {
     Responsible,
 }
 
+impl Meaning {
+    /// The meaning as written in the log and shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Meaning::Authored => "authored",
+            Meaning::Reviewed => "reviewed",
+            Meaning::Approved => "approved",
+            Meaning::Verified => "verified",
+            Meaning::Responsible => "responsible",
+        }
+    }
+}
+
 /// A signature as every read of the record shows it: printed name, UTC date and time, meaning.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Manifestation {
@@ -44,4 +57,21 @@ pub enum SignatureRefused {
         version: u64,
         meaning: Meaning,
     },
+}
+
+impl Manifestation {
+    /// The human-readable line of §11.50: printed name, UTC date and time, meaning.
+    pub fn line(&self) -> String {
+        format!(
+            "{} ({}), {} UTC, {}, version {}",
+            self.name,
+            self.signer,
+            self.signed_at
+                .to_string()
+                .replace('T', " ")
+                .trim_end_matches('Z'),
+            self.meaning.as_str(),
+            self.version
+        )
+    }
 }

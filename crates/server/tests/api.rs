@@ -133,6 +133,9 @@ async fn records_are_versioned_signed_and_provable(backend: Backend) {
         "bound to version 2's leaf hash"
     );
     assert!(sigs[1]["signed_at"].as_str().unwrap().ends_with('Z'));
+    let line = sigs[1]["manifestation"].as_str().unwrap();
+    assert!(line.starts_with("qa Example (qa), 20"), "{line}");
+    assert!(line.ends_with(" UTC, approved, version 2"), "{line}");
 
     // A later change shows the signatures as applying to the earlier version.
     let mut third = changed.clone();

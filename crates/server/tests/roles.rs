@@ -169,13 +169,13 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
             Method::GET,
             "/api/v1/proofs/inclusion?index=0".into(),
             None,
-            Roles(LOG_READERS),
+            Roles(READERS),
         ),
         (
             Method::GET,
             "/api/v1/proofs/consistency?from=1".into(),
             None,
-            Roles(LOG_READERS),
+            Roles(READERS),
         ),
     ]
 }

@@ -105,10 +105,7 @@ async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<V
         .map(|s| {
             let mut v = json!(s);
             v["applies_to_this_version"] = json!(s.version == version);
-            v["manifestation"] = json!(format!(
-                "{} ({}), {}, {:?} version {}",
-                s.name, s.signer, s.signed_at, s.meaning, s.version
-            ));
+            v["manifestation"] = json!(s.line());
             v
         })
         .collect();
