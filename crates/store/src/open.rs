@@ -5,10 +5,10 @@ use modeltrail_ledger::tree::NodeId;
 use modeltrail_ledger::Hash;
 use std::path::PathBuf;
 
+use crate::credentials::CredentialStore;
 use crate::log_store::{
     Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
 };
-use crate::credentials::CredentialStore;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::StoreError;

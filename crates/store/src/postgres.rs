@@ -11,11 +11,11 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
+use crate::credentials::CredentialStore;
 use crate::log_store::{
     node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
     StoredCheckpoint, StoredEntry,
 };
-use crate::credentials::CredentialStore;
 use crate::StoreError;
 
 /// The tables, the refusal function and the append-only triggers. Run in one transaction under an

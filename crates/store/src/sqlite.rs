@@ -9,11 +9,11 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::credentials::CredentialStore;
 use crate::log_store::{
     node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
     StoredCheckpoint, StoredEntry,
 };
-use crate::credentials::CredentialStore;
 use crate::StoreError;
 
 const SCHEMA: &str = r#"
