@@ -199,6 +199,13 @@ pub trait LogStore: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
 
+    /// The latest versions of several records, in one read; records that do not exist are
+    /// absent from the answer.
+    fn record_heads(
+        &self,
+        keys: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<RecordHead>, StoreError>> + Send;
+
     /// The latest version of a record, if it exists.
     fn record_head(
         &self,

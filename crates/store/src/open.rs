@@ -131,6 +131,9 @@ impl LogStore for AnyStore {
     async fn record_head(&self, kind: &str, id: &str) -> Result<Option<RecordHead>, StoreError> {
         delegate!(self, s => s.record_head(kind, id).await)
     }
+    async fn record_heads(&self, keys: &[(String, String)]) -> Result<Vec<RecordHead>, StoreError> {
+        delegate!(self, s => s.record_heads(keys).await)
+    }
 }
 
 impl CredentialStore for AnyStore {

@@ -554,6 +554,32 @@ impl LogStore for PgStore {
         })
         .transpose()
     }
+
+    async fn record_heads(&self, keys: &[(String, String)]) -> Result<Vec<RecordHead>, StoreError> {
+        let (kinds, ids): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(k, i)| (k.as_str(), i.as_str())).unzip();
+        let rows = self
+            .inner
+            .reader
+            .query(
+                "SELECT h.kind, h.id, h.version, h.leaf, h.seq FROM record_heads h \
+                 JOIN UNNEST($1::text[], $2::text[]) AS k(kind, id) \
+                 ON h.kind = k.kind AND h.id = k.id",
+                &[&kinds, &ids],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecordHead {
+                    kind: row.try_get(0)?,
+                    id: row.try_get(1)?,
+                    version: to_u64(row.try_get(2)?, "version")?,
+                    leaf: hash_from(row.try_get::<_, &[u8]>(3)?)?,
+                    seq: to_u64(row.try_get(4)?, "seq")?,
+                })
+            })
+            .collect()
+    }
 }
 
 impl CredentialStore for PgStore {

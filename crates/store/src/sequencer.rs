@@ -141,6 +141,7 @@ impl Sequencer {
             config,
             state,
             stale: false,
+            absent: Default::default(),
             latest: latest_tx,
         };
         let task = tokio::spawn(worker.run(rx));
@@ -291,6 +292,8 @@ struct Worker<S> {
     state: State,
     /// The last transaction failed: reload before the next one.
     stale: bool,
+    /// Records the batch being built touches that the store says do not exist.
+    absent: std::collections::HashSet<(String, String)>,
     latest: watch::Sender<Arc<SignedCheckpoint>>,
 }
 
@@ -335,6 +338,14 @@ impl<S: LogStore> Worker<S> {
                     return;
                 }
             }
+        }
+        if let Err(e) = self.prefetch_heads(&requests).await {
+            tracing::error!(error = %e, "the sequencer cannot read record heads");
+            let message = format!("record versions cannot be read: {e}");
+            for r in requests {
+                let _ = r.reply.send(Err(AppendError::Unavailable(message.clone())));
+            }
+            return;
         }
         let time = self.state.next_time(&self.config);
         let mut frontier = self.state.frontier.clone();
@@ -483,12 +494,46 @@ impl<S: LogStore> Worker<S> {
         Ok(out)
     }
 
+    /// Reads, in one query, the heads of every record the batch touches that are not cached;
+    /// remembers which do not exist, so that checking the batch reads nothing more.
+    async fn prefetch_heads(&mut self, requests: &[Request]) -> Result<(), StoreError> {
+        self.absent.clear();
+        let mut missing: Vec<(String, String)> = requests
+            .iter()
+            .flat_map(|r| r.drafts.iter())
+            .filter_map(|d| d.record.as_ref())
+            .map(|r| (r.kind.clone(), r.id.clone()))
+            .filter(|key| !self.state.heads.contains_key(key))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.state.heads.len() + missing.len() > HEAD_CACHE_LIMIT {
+            self.state.heads.clear();
+        }
+        for head in self.store.record_heads(&missing).await? {
+            self.state
+                .heads
+                .insert((head.kind.clone(), head.id.clone()), head);
+        }
+        self.absent = missing
+            .into_iter()
+            .filter(|key| !self.state.heads.contains_key(key))
+            .collect();
+        Ok(())
+    }
+
     async fn stored_head(
         &mut self,
         key: &(String, String),
     ) -> Result<Option<RecordHead>, AppendError> {
         if let Some(head) = self.state.heads.get(key) {
             return Ok(Some(head.clone()));
+        }
+        if self.absent.contains(key) {
+            return Ok(None);
         }
         let head = self
             .store

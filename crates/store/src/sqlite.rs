@@ -390,26 +390,33 @@ impl LogStore for SqliteStore {
     }
 
     async fn record_head(&self, kind: &str, id: &str) -> Result<Option<RecordHead>, StoreError> {
-        let (kind, id) = (kind.to_owned(), id.to_owned());
+        let keys = [(kind.to_owned(), id.to_owned())];
+        Ok(self.record_heads(&keys).await?.pop())
+    }
+
+    async fn record_heads(&self, keys: &[(String, String)]) -> Result<Vec<RecordHead>, StoreError> {
+        let keys = keys.to_vec();
         self.read(move |conn| {
-            let row: Option<(i64, Vec<u8>, i64)> = conn
-                .query_row(
-                    "SELECT version, leaf, seq FROM record_heads WHERE kind = ?1 AND id = ?2",
-                    params![kind, id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            row.map(|(version, leaf, seq)| {
-                Ok(RecordHead {
-                    kind: kind.clone(),
-                    id: id.clone(),
-                    version: to_u64(version, "version")?,
-                    leaf: Hash::from_slice(&leaf)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    seq: to_u64(seq, "seq")?,
-                })
-            })
-            .transpose()
+            let mut statement = conn.prepare_cached(
+                "SELECT version, leaf, seq FROM record_heads WHERE kind = ?1 AND id = ?2",
+            )?;
+            let mut heads = Vec::new();
+            for (kind, id) in keys {
+                let row: Option<(i64, Vec<u8>, i64)> = statement
+                    .query_row(params![kind, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                if let Some((version, leaf, seq)) = row {
+                    heads.push(RecordHead {
+                        kind,
+                        id,
+                        version: to_u64(version, "version")?,
+                        leaf: Hash::from_slice(&leaf)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        seq: to_u64(seq, "seq")?,
+                    });
+                }
+            }
+            Ok(heads)
         })
         .await
     }

@@ -14,8 +14,8 @@ use modeltrail_store::postgres::{drop_schema, PgStore};
 use modeltrail_store::proofs::{consistency_proof, inclusion_proof, root_at};
 use modeltrail_store::sqlite::SqliteStore;
 use modeltrail_store::{
-    AnyStore, AppendError, Batch, CredentialStore, LogStore, Sequencer, SequencerConfig, StoreError,
-    StoredCheckpoint,
+    AnyStore, AppendError, Batch, CredentialStore, LogStore, Sequencer, SequencerConfig,
+    StoreError, StoredCheckpoint,
 };
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -371,6 +371,12 @@ async fn record_versions_form_a_chain(f: &Fixture) {
         .unwrap();
     let head = f.store.record_head("model", "m-1").await.unwrap().unwrap();
     assert_eq!((head.version, head.leaf, head.seq), (3, v3.leaf, v3.seq));
+    let keys = [
+        ("model".to_string(), "m-1".to_string()),
+        ("model".to_string(), "nothing".to_string()),
+        ("other".to_string(), "m-1".to_string()),
+    ];
+    assert_eq!(f.store.record_heads(&keys).await.unwrap(), vec![head]);
     assert_eq!(f.store.size().await.unwrap(), 3);
     let summary = verified(&f.store).await;
     assert_eq!(summary.records, 1);
@@ -610,9 +616,18 @@ async fn password_hashes_are_kept_beside_the_log(f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(f.store.password_hash("alice").await.unwrap(), None);
-    f.store.set_password_hash("alice", "$argon2id$first").await.unwrap();
-    f.store.set_password_hash("bob", "$argon2id$bob").await.unwrap();
-    f.store.set_password_hash("alice", "$argon2id$second").await.unwrap();
+    f.store
+        .set_password_hash("alice", "$argon2id$first")
+        .await
+        .unwrap();
+    f.store
+        .set_password_hash("bob", "$argon2id$bob")
+        .await
+        .unwrap();
+    f.store
+        .set_password_hash("alice", "$argon2id$second")
+        .await
+        .unwrap();
     assert_eq!(
         f.store.password_hash("alice").await.unwrap().as_deref(),
         Some("$argon2id$second")
@@ -632,7 +647,11 @@ async fn the_observer_sees_every_commit_in_order_before_the_caller(f: &Fixture) 
     let config = SequencerConfig {
         observer: Some(Arc::new(move |events: &[modeltrail_store::Committed]| {
             let mut seen = sink.lock().unwrap();
-            seen.extend(events.iter().map(|c| (c.event.seq, c.leaf, c.event.payload.clone())));
+            seen.extend(
+                events
+                    .iter()
+                    .map(|c| (c.event.seq, c.leaf, c.event.payload.clone())),
+            );
         })),
         ..SequencerConfig::default()
     };

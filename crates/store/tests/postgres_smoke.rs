@@ -311,12 +311,16 @@ async fn no_schema_uses_the_urls_search_path() {
             store.append(&batch).await.unwrap();
             let row = raw
                 .query_one(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+                    "SELECT string_agg(table_name, ',' ORDER BY table_name) \
+                     FROM information_schema.tables WHERE table_schema = $1",
                     &[&schema],
                 )
                 .await
                 .unwrap();
-            assert_eq!(row.get::<_, i64>(0), 4);
+            assert_eq!(
+                row.get::<_, String>(0),
+                "checkpoints,credentials,events,log_identity,record_heads"
+            );
             let scoped = raw_client(&schema).await;
             let row = scoped
                 .query_one("SELECT count(*) FROM events", &[])

@@ -81,7 +81,13 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 
 /// A record as every read shows it: the version asked for, its content, and every signature
 /// with its manifestation, marked when it applies to another version.
-async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<Value, ApiError> {
+/// `known` is the version's content when the caller has it, which saves reading the event back.
+async fn present(
+    state: &Shared,
+    record: &RecordState,
+    version: u64,
+    known: Option<Value>,
+) -> Result<Value, ApiError> {
     let info = record
         .version(version)
         .ok_or_else(|| {
@@ -93,7 +99,10 @@ async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<V
             ))
         })?
         .clone();
-    let event = state.event(info.seq).await?;
+    let data = match known {
+        Some(data) => data,
+        None => state.event(info.seq).await?.payload,
+    };
     let latest = record.versions.len() as u64;
     let created = record
         .versions
@@ -115,7 +124,7 @@ async fn present(state: &Shared, record: &RecordState, version: u64) -> Result<V
         "version": version,
         "latest_version": latest,
         "status": match record.voided && version == latest { true => "voided", false => "active" },
-        "data": event.payload,
+        "data": data,
         "seq": info.seq,
         "leaf": info.leaf,
         "created": created,
@@ -299,7 +308,7 @@ pub async fn create(
             format!("{kind} `{id}` already exists; update it with a reason instead"),
         ));
     }
-    let mut draft = who.draft(actions::RECORD_CREATE, request.data);
+    let mut draft = who.draft(actions::RECORD_CREATE, request.data.clone());
     draft.record = Some(RecordRef {
         kind: kind.clone(),
         id: id.clone(),
@@ -308,7 +317,7 @@ pub async fn create(
     draft.reason = request.reason.filter(|r| !r.trim().is_empty());
     let appended = state.sequencer.append(draft).await?;
     let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, 1).await?;
+    let mut answer = present(&state, &record, 1, Some(request.data)).await?;
     answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok((StatusCode::CREATED, Json(answer)))
 }
@@ -399,7 +408,7 @@ pub async fn update(
             "the data is unchanged: nothing to update",
         ));
     }
-    let mut draft = who.draft(actions::RECORD_UPDATE, request.data);
+    let mut draft = who.draft(actions::RECORD_UPDATE, request.data.clone());
     draft.record = Some(RecordRef {
         kind: kind.clone(),
         id: id.clone(),
@@ -409,7 +418,7 @@ pub async fn update(
     draft.reason = Some(request.reason);
     let appended = state.sequencer.append(draft).await?;
     let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, head.version + 1).await?;
+    let mut answer = present(&state, &record, head.version + 1, Some(request.data)).await?;
     answer["changes"] = json!(field_diff(&current.payload, &answer["data"]));
     answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok(Json(answer))
@@ -461,7 +470,7 @@ pub async fn void(
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
     let current = state.event(head.seq).await?;
-    let mut draft = who.draft(actions::RECORD_VOID, current.payload);
+    let mut draft = who.draft(actions::RECORD_VOID, current.payload.clone());
     draft.record = Some(RecordRef {
         kind: kind.clone(),
         id: id.clone(),
@@ -471,7 +480,7 @@ pub async fn void(
     draft.reason = Some(request.reason);
     let appended = state.sequencer.append(draft).await?;
     let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, head.version + 1).await?;
+    let mut answer = present(&state, &record, head.version + 1, Some(current.payload)).await?;
     answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok(Json(answer))
 }
@@ -503,7 +512,7 @@ pub async fn read(
     who.require(&state, Permission::ReadRecords).await?;
     let record = find(&state, &kind, &id)?;
     let latest = record.versions.len() as u64;
-    Ok(Json(present(&state, &record, latest).await?))
+    Ok(Json(present(&state, &record, latest, None).await?))
 }
 
 /// Read a version of a record
@@ -534,7 +543,7 @@ pub async fn read_version(
 ) -> Result<Json<Value>, ApiError> {
     who.require(&state, Permission::ReadRecords).await?;
     let record = find(&state, &kind, &id)?;
-    Ok(Json(present(&state, &record, version).await?))
+    Ok(Json(present(&state, &record, version, None).await?))
 }
 
 /// Every version: who, what, when, why, and the field-level changes from the one before.
@@ -779,7 +788,7 @@ pub async fn sign(
         state.sessions.update(digest, |s| s.has_signed = true);
     }
     let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, version).await?;
+    let mut answer = present(&state, &record, version, None).await?;
     answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok((StatusCode::CREATED, Json(answer)))
 }
