@@ -157,3 +157,18 @@ pub async fn prove(store: &StoreArgs, kind: ProofKind) -> anyhow::Result<ExitCod
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn export(store: &StoreArgs, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let verifier = modeltrail_store::keys::load_verifier(&store.data_dir)?;
+    let opened = store.config().open_existing().await?;
+    let manifest = modeltrail_store::bundle::export(&opened, &verifier, out)
+        .await
+        .with_context(|| format!("exporting to {}", out.display()))?;
+    println!("bundle:     {}", out.display());
+    println!("log origin: {}", manifest.origin);
+    println!("tree size:  {}", manifest.tree_size);
+    println!("root:       {}", manifest.root);
+    println!("checkpoints: {}", manifest.checkpoints);
+    println!("verify it with: modeltrail verify {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -80,8 +80,18 @@ enum Command {
         #[command(subcommand)]
         proof: log_commands::ProofKind,
     },
-    /// Recompute and check the whole log offline; exit 1 at the first divergence.
+    /// Recompute and check the whole log offline (a data directory, a database or an export
+    /// bundle); exit 1 at the first divergence.
     Verify(verify_command::VerifyArgs),
+    /// Write the log up to its latest signed checkpoint to a new bundle directory (events,
+    /// checkpoints, public key, manifest) that `modeltrail verify BUNDLE` checks offline.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The bundle directory to create; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run the HTTP server (REST API under /api/v1) until SIGINT or SIGTERM.
     Serve(serve_command::ServeArgs),
     /// Log in to a server; the session is kept for the commands that follow.
@@ -122,6 +132,7 @@ fn main() -> ExitCode {
             Command::Checkpoint(args) => checkpoint_command::run(args).await,
             Command::Prove { store, proof } => log_commands::prove(&store, proof).await,
             Command::Verify(args) => verify_command::run(args).await,
+            Command::Export { store, out } => log_commands::export(&store, &out).await,
             Command::Serve(args) => serve_command::run(args).await,
             Command::Login(args) => session_commands::login(args).await,
             Command::Logout(args) => session_commands::logout(args).await,

@@ -4,6 +4,7 @@
 //! verification of a stored log.
 
 pub mod audit;
+pub mod bundle;
 pub mod credentials;
 pub mod error;
 pub mod keys;
