@@ -19,6 +19,7 @@ on_both_backends!(
     the_first_password_must_be_changed_before_anything_else,
     state_survives_a_restart,
     metrics_count_requests_and_commits,
+    expired_passwords_and_idle_sessions,
 );
 
 fn model(name: &str) -> Value {
@@ -670,5 +671,35 @@ async fn metrics_count_requests_and_commits(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = s.get("/metrics", &dev).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+async fn expired_passwords_and_idle_sessions(backend: Backend) {
+    let s = server_with(backend, |c| {
+        c.password_policy.max_age_days = Some(0);
+        c.session_idle = std::time::Duration::from_millis(600);
+    })
+    .await;
+    // Every password is expired at once: the login works, but only to change it.
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin", "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["password_expired"], true);
+    assert_eq!(body["must_change_password"], true);
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (status, body) = s.get("/api/v1/users", &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "password_change_required");
+    // A session left idle ends.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let (status, body) = s.get("/api/v1/auth/me", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_token");
     s.stop().await;
 }
