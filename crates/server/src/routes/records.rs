@@ -8,7 +8,7 @@ use axum::Json;
 use modeltrail_domain::actions;
 use modeltrail_domain::diff::diff as field_diff;
 use modeltrail_domain::identity::new_id;
-use modeltrail_domain::projection::{check_signature, RecordState};
+use modeltrail_domain::projection::{check_signature, RecordState, VersionInfo};
 use modeltrail_domain::roles::Permission;
 use modeltrail_domain::schemas::SchemaError;
 use modeltrail_domain::signature::{Meaning, SignatureRefused};
@@ -408,20 +408,57 @@ pub async fn update(
             "the data is unchanged: nothing to update",
         ));
     }
-    let mut draft = who.draft(actions::RECORD_UPDATE, request.data.clone());
-    draft.record = Some(RecordRef {
-        kind: kind.clone(),
-        id: id.clone(),
-        version: head.version + 1,
-    });
-    draft.prev = Some(head.leaf);
-    draft.reason = Some(request.reason);
-    let appended = state.sequencer.append(draft).await?;
-    let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, head.version + 1, Some(request.data)).await?;
+    let next = NextVersion {
+        kind: &kind,
+        id: &id,
+        head,
+    };
+    let mut answer = next
+        .append(
+            &state,
+            &who,
+            actions::RECORD_UPDATE,
+            request.data,
+            request.reason,
+        )
+        .await?;
     answer["changes"] = json!(field_diff(&current.payload, &answer["data"]));
-    answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok(Json(answer))
+}
+
+/// The version that follows a record's latest one.
+struct NextVersion<'a> {
+    kind: &'a str,
+    id: &'a str,
+    head: &'a VersionInfo,
+}
+
+impl NextVersion<'_> {
+    /// Appends the next version, chained to the head's leaf, with its reason; returns the
+    /// record as read at that version, with the receipt.
+    async fn append(
+        &self,
+        state: &Shared,
+        who: &Principal,
+        action: &str,
+        data: Value,
+        reason: String,
+    ) -> Result<Value, ApiError> {
+        let version = self.head.version + 1;
+        let mut draft = who.draft(action, data.clone());
+        draft.record = Some(RecordRef {
+            kind: self.kind.to_owned(),
+            id: self.id.to_owned(),
+            version,
+        });
+        draft.prev = Some(self.head.leaf);
+        draft.reason = Some(reason);
+        let appended = state.sequencer.append(draft).await?;
+        let record = find(state, self.kind, self.id)?;
+        let mut answer = present(state, &record, version, Some(data)).await?;
+        answer["receipt"] = json!(Receipt::of(&[appended]));
+        Ok(answer)
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -470,18 +507,20 @@ pub async fn void(
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
     let current = state.event(head.seq).await?;
-    let mut draft = who.draft(actions::RECORD_VOID, current.payload.clone());
-    draft.record = Some(RecordRef {
-        kind: kind.clone(),
-        id: id.clone(),
-        version: head.version + 1,
-    });
-    draft.prev = Some(head.leaf);
-    draft.reason = Some(request.reason);
-    let appended = state.sequencer.append(draft).await?;
-    let record = find(&state, &kind, &id)?;
-    let mut answer = present(&state, &record, head.version + 1, Some(current.payload)).await?;
-    answer["receipt"] = json!(Receipt::of(&[appended]));
+    let next = NextVersion {
+        kind: &kind,
+        id: &id,
+        head,
+    };
+    let answer = next
+        .append(
+            &state,
+            &who,
+            actions::RECORD_VOID,
+            current.payload,
+            request.reason,
+        )
+        .await?;
     Ok(Json(answer))
 }
 
