@@ -1,5 +1,7 @@
 //! SHA-256 hashes and the RFC 6962 / RFC 9162 domain-separated leaf and node hashing.
 
+use sha2::digest::generic_array::GenericArray;
+use sha2::digest::typenum::U64;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -96,11 +98,53 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
     Hash(h.finalize().into())
 }
 
+/// SHA-256's initial hash value (FIPS 180-4, section 5.3.3).
+const SHA256_INITIAL: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
 /// RFC 6962 interior node hash: SHA-256(0x01 || left || right).
+///
+/// The 65 bytes and SHA-256's padding (0x80, zeros, the length in bits) always fill exactly two
+/// blocks, written here and compressed in one call: a tree has as many nodes as leaves, and
+/// this skips the streaming hasher's buffering.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut buf = [0u8; 1 + 2 * HASH_LEN];
-    buf[0] = 1;
-    buf[1..1 + HASH_LEN].copy_from_slice(&left.0);
-    buf[1 + HASH_LEN..].copy_from_slice(&right.0);
-    Hash(Sha256::digest(buf).into())
+    let mut blocks: [GenericArray<u8, U64>; 2] = Default::default();
+    blocks[0][0] = 1;
+    blocks[0][1..1 + HASH_LEN].copy_from_slice(&left.0);
+    blocks[0][1 + HASH_LEN..].copy_from_slice(&right.0[..HASH_LEN - 1]);
+    blocks[1][0] = right.0[HASH_LEN - 1];
+    blocks[1][1] = 0x80;
+    blocks[1][56..].copy_from_slice(&(8 * (1 + 2 * HASH_LEN as u64)).to_be_bytes());
+    let mut state = SHA256_INITIAL;
+    sha2::compress256(&mut state, &blocks);
+    let mut out = [0u8; HASH_LEN];
+    for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    Hash(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_hash_is_sha256_of_its_65_bytes() {
+        let mut x = 1u8;
+        for _ in 0..1000 {
+            let mut pair = [Hash([0; HASH_LEN]); 2];
+            for byte in pair.iter_mut().flat_map(|h| h.0.iter_mut()) {
+                x = x.wrapping_mul(37).wrapping_add(11);
+                *byte = x;
+            }
+            let mut buf = vec![1u8];
+            buf.extend_from_slice(&pair[0].0);
+            buf.extend_from_slice(&pair[1].0);
+            assert_eq!(
+                node_hash(&pair[0], &pair[1]).0,
+                <[u8; 32]>::from(Sha256::digest(&buf))
+            );
+        }
+    }
 }

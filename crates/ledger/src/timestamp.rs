@@ -54,25 +54,42 @@ impl Timestamp {
         {
             return Err(err());
         }
-        let num = |range: std::ops::Range<usize>| -> Result<u32, TimestampParseError> {
-            b[range].iter().try_fold(0u32, |acc, &c| match c {
-                b'0'..=b'9' => Ok(acc * 10 + u32::from(c - b'0')),
-                _ => Err(err()),
-            })
+        // Every other position is a digit; each is checked, then read in place.
+        let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
+        const DIGITS: [usize; 20] = [
+            0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25,
+        ];
+        if DIGITS.iter().any(|&i| digit(i) > 9) {
+            return Err(err());
+        }
+        let two = |i: usize| digit(i) * 10 + digit(i + 1);
+        let year = i64::from(two(0) * 100 + two(2));
+        let (month, day) = (two(5), two(8));
+        let (hour, minute, second) = (two(11), two(14), two(17));
+        let micros = two(20) * 10_000 + two(22) * 100 + two(24);
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let month_days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => 0,
         };
-        let year = num(0..4)? as i32;
-        let month = time::Month::try_from(num(5..7)? as u8).map_err(|_| err())?;
-        let date =
-            time::Date::from_calendar_date(year, month, num(8..10)? as u8).map_err(|_| err())?;
-        let clock = time::Time::from_hms_micro(
-            num(11..13)? as u8,
-            num(14..16)? as u8,
-            num(17..19)? as u8,
-            num(20..26)?,
-        )
-        .map_err(|_| err())?;
-        let nanos = date.with_time(clock).assume_utc().unix_timestamp_nanos();
-        Ok(Timestamp((nanos / 1_000) as i64))
+        if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+            return Err(err());
+        }
+        // Days since 1970-01-01 in the proleptic Gregorian calendar, counted in 400-year eras
+        // of years starting in March (so a leap day ends its year). Plain integer arithmetic:
+        // verification parses one timestamp per event.
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let year_of_era = y - era * 400;
+        let shifted_month = i64::from(if month > 2 { month - 3 } else { month + 9 });
+        let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+        Ok(Timestamp(seconds * 1_000_000 + i64::from(micros)))
     }
 
     fn to_datetime(self) -> Option<OffsetDateTime> {
@@ -114,6 +131,59 @@ mod tests {
         assert_eq!(Timestamp::parse(&text), Ok(a));
         let b = Timestamp::from_micros(a.as_micros() + 1);
         assert!(a.to_string() < b.to_string());
+    }
+
+    /// The calendar arithmetic agrees with the `time` crate's, for valid and invalid dates.
+    #[test]
+    fn parses_as_the_time_crate_does() {
+        let by_time = |text: &str| {
+            time::PrimitiveDateTime::parse(text, FORMAT)
+                .ok()
+                .map(|dt| (dt.assume_utc().unix_timestamp_nanos() / 1_000) as i64)
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % n
+        };
+        for i in 0..200_000 {
+            let year = if i % 3 == 0 {
+                next(10_000)
+            } else {
+                1600 + next(900)
+            };
+            let text = format!(
+                "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                next(14),
+                next(33),
+                next(26),
+                next(62),
+                next(62),
+                next(1_000_000)
+            );
+            assert_eq!(
+                Timestamp::parse(&text).ok().map(Timestamp::as_micros),
+                by_time(&text),
+                "{text}"
+            );
+        }
+        for text in [
+            "0000-01-01T00:00:00.000000Z",
+            "0000-02-29T00:00:00.000000Z",
+            "1900-02-29T00:00:00.000000Z",
+            "2000-02-29T23:59:59.999999Z",
+            "1969-12-31T23:59:59.999999Z",
+            "1970-01-01T00:00:00.000000Z",
+            "9999-12-31T23:59:59.999999Z",
+        ] {
+            assert_eq!(
+                Timestamp::parse(text).ok().map(Timestamp::as_micros),
+                by_time(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]

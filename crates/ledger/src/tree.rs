@@ -131,6 +131,45 @@ impl Frontier {
         completed
     }
 
+    /// Grows the tree to `size` leaves a perfect subtree at a time: `known` gives the hash of each
+    /// subtree of [`range_nodes`]`(self.size(), size)`, and may give the hash of a node these
+    /// complete above them (one already computed elsewhere); the others are computed here.
+    /// `completed` sees every node completed above an added subtree, bottom up, with whether it
+    /// was computed here. Nothing happens if `size` is not beyond the current size. If `known`
+    /// lacks one of the subtrees, the tree stays at the size reached and its id is the error.
+    pub fn extend_to(
+        &mut self,
+        size: u64,
+        mut known: impl FnMut(NodeId) -> Option<Hash>,
+        mut completed: impl FnMut(NodeId, &Hash, bool),
+    ) -> Result<(), NodeId> {
+        for id in range_nodes(self.size, size) {
+            let mut acc = known(id).ok_or(id)?;
+            // The subtree starts at a multiple of its width, so it completes one parent for each
+            // trailing one of the size counted in its width: the frontier's last nodes are their
+            // left children, smallest last.
+            let merges = (self.size >> id.level).trailing_ones() as usize;
+            let keep = self.nodes.len().saturating_sub(merges);
+            let mut parent = id;
+            for left in self.nodes.drain(keep..).rev() {
+                parent = NodeId::new(parent.level + 1, parent.index >> 1);
+                match known(parent) {
+                    Some(hash) => {
+                        acc = hash;
+                        completed(parent, &acc, false);
+                    }
+                    None => {
+                        acc = node_hash(&left, &acc);
+                        completed(parent, &acc, true);
+                    }
+                }
+            }
+            self.nodes.push(acc);
+            self.size = id.end();
+        }
+        Ok(())
+    }
+
     /// The root hash of the tree at its current size.
     pub fn root(&self) -> Hash {
         fold_range(&self.nodes).unwrap_or_else(Hash::empty_tree)
@@ -267,6 +306,58 @@ mod tests {
             let rebuilt = Frontier::from_nodes(i + 1, tree.nodes(&nodes).unwrap()).unwrap();
             assert_eq!(rebuilt, frontier);
         }
+    }
+
+    #[test]
+    fn extending_by_subtrees_matches_appending_leaves() {
+        let mut tree = MemoryTree::new();
+        for i in 0..200u64 {
+            tree.append(leaf_hash(&i.to_be_bytes()));
+        }
+        // Steps of every length from every start, with and without known parents.
+        for start in 0..40u64 {
+            for step in 1..40u64 {
+                for parents_known in [false, true] {
+                    let nodes: Vec<NodeId> = range_nodes(0, start).collect();
+                    let mut f = Frontier::from_nodes(start, tree.nodes(&nodes).unwrap()).unwrap();
+                    let mut seen = Vec::new();
+                    let mut computed = 0;
+                    f.extend_to(
+                        start + step,
+                        |id| {
+                            let added = id.begin() >= start;
+                            (added || parents_known).then(|| tree.node(id)).flatten()
+                        },
+                        |id, hash, here| {
+                            assert_eq!(tree.node(id), Some(*hash));
+                            seen.push(id);
+                            computed += usize::from(here);
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(f.root(), tree.root(start + step).unwrap());
+                    // Exactly the nodes that start before the old size and end in the added
+                    // range, each once: the added subtrees never merge among themselves.
+                    let mut expected: Vec<NodeId> = (1..9u8)
+                        .flat_map(|level| (0..(256 >> level)).map(move |i| NodeId::new(level, i)))
+                        .filter(|id| id.begin() < start && start < id.end())
+                        .filter(|id| id.end() <= start + step)
+                        .collect();
+                    expected.sort();
+                    seen.sort();
+                    assert_eq!(seen, expected, "{start}+{step}");
+                    if parents_known {
+                        assert_eq!(computed, 0);
+                    }
+                }
+            }
+        }
+        let mut f = Frontier::new();
+        assert_eq!(
+            f.extend_to(3, |id| (id.level == 1).then(Hash::empty_tree), |_, _, _| {}),
+            Err(NodeId::new(0, 2))
+        );
+        assert_eq!(f.size(), 2);
     }
 
     #[test]

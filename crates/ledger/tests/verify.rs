@@ -6,7 +6,9 @@ use modeltrail_ledger::checkpoint::Checkpoint;
 use modeltrail_ledger::event::{Actor, AuthMethod, EncodedEvent, EventDraft, RecordRef};
 use modeltrail_ledger::note::NoteSigner;
 use modeltrail_ledger::tree::Frontier;
-use modeltrail_ledger::verify::{check_leaf, open_checkpoint, Divergence, LogVerifier, Summary};
+use modeltrail_ledger::verify::{
+    check_leaf, open_checkpoint, ChunkChecker, Divergence, LogVerifier, Summary,
+};
 use modeltrail_ledger::{Hash, Timestamp};
 
 struct Row {
@@ -86,7 +88,30 @@ fn build(n: u64, times: impl Fn(u64) -> i64) -> Log {
     }
 }
 
+/// Verifies a log event by event, and checks that verifying it in chunks of many sizes and
+/// alignments gives exactly the same outcome.
 fn verify(log: &Log) -> Result<Summary, Divergence> {
+    let one_by_one = verify_with(log, None);
+    let end = log.rows.iter().map(|r| r.seq + 1).max().unwrap_or(0) + 3;
+    let mut splits: Vec<Vec<u64>> = (1..=17)
+        .chain([32, 64, 1000])
+        .map(|k| (0..=end.div_ceil(k)).map(|i| i * k).collect())
+        .collect();
+    // Unaligned chunks too: the ordered half then computes more of the tree.
+    splits.push(vec![0, 3, 10, 11, 29, 30, 31, 45, 1000]);
+    splits.push(vec![0, 1, 2, 5, 9, 22, 23, 24, 25, 48, 49, 50, 51, 1000]);
+    for bounds in splits {
+        assert_eq!(
+            verify_with(log, Some(&bounds)),
+            one_by_one,
+            "chunks {bounds:?}"
+        );
+    }
+    one_by_one
+}
+
+/// Verifies a log one event at a time, or in chunks between the given bounds.
+fn verify_with(log: &Log, bounds: Option<&[u64]>) -> Result<Summary, Divergence> {
     let verifier = log.signer.verifier();
     let checkpoints = log
         .checkpoints
@@ -94,8 +119,27 @@ fn verify(log: &Log) -> Result<Summary, Divergence> {
         .map(|(size, text)| open_checkpoint(*size, text, &verifier))
         .collect::<Result<Vec<_>, _>>()?;
     let mut v = LogVerifier::new(checkpoints)?;
-    for row in &log.rows {
-        v.push(check_leaf(row.seq, &row.body, &row.hashes)?)?;
+    match bounds {
+        None => {
+            for row in &log.rows {
+                v.push(check_leaf(row.seq, &row.body, &row.hashes)?)?;
+            }
+        }
+        Some(bounds) => {
+            for pair in bounds.windows(2) {
+                let mut chunk = ChunkChecker::new(pair[0], pair[1]);
+                for row in log
+                    .rows
+                    .iter()
+                    .filter(|r| (pair[0]..pair[1]).contains(&r.seq))
+                {
+                    if !chunk.push(row.seq, &row.body, &row.hashes) {
+                        break;
+                    }
+                }
+                v.push_chunk(chunk.finish())?;
+            }
+        }
     }
     v.finish()
 }
@@ -256,15 +300,40 @@ fn a_broken_version_chain_is_found() {
     let _ = signer;
 }
 
-/// Pushes events through check_leaf and the verifier; returns the first divergence.
+/// Pushes events through check_leaf and the verifier, and in chunks of one to four events;
+/// returns the first divergence, the same either way.
 fn push_all(events: &[EncodedEvent]) -> Result<(), Divergence> {
     let mut frontier = Frontier::new();
-    let mut v = LogVerifier::new(Vec::new())?;
-    for e in events {
-        let hashes: Vec<u8> = frontier.append(e.leaf).iter().flat_map(|h| h.0).collect();
-        v.push(check_leaf(e.seq, &e.bytes, &hashes)?)?;
+    let rows: Vec<(u64, &[u8], Vec<u8>)> = events
+        .iter()
+        .map(|e| {
+            let hashes = frontier.append(e.leaf).iter().flat_map(|h| h.0).collect();
+            (e.seq, e.bytes.as_slice(), hashes)
+        })
+        .collect();
+    let one_by_one = (|| {
+        let mut v = LogVerifier::new(Vec::new())?;
+        for (seq, body, hashes) in &rows {
+            v.push(check_leaf(*seq, body, hashes)?)?;
+        }
+        Ok(())
+    })();
+    for k in 1..=4u64 {
+        let chunked = (|| {
+            let mut v = LogVerifier::new(Vec::new())?;
+            for begin in (0..rows.len() as u64).step_by(k as usize) {
+                let mut chunk = ChunkChecker::new(begin, begin + k);
+                for (seq, body, hashes) in rows.iter().filter(|r| (begin..begin + k).contains(&r.0))
+                {
+                    chunk.push(*seq, body, hashes);
+                }
+                v.push_chunk(chunk.finish())?;
+            }
+            Ok(())
+        })();
+        assert_eq!(chunked, one_by_one, "chunks of {k}");
     }
-    Ok(())
+    one_by_one
 }
 
 fn attestation(seq: u64, version: u64, target: Hash) -> EncodedEvent {
@@ -303,5 +372,83 @@ fn an_attestation_must_name_the_latest_version_and_its_leaf() {
     match push_all(&[attestation(0, 1, v1.leaf)]) {
         Err(Divergence::ChainBroken { seq: 0, .. }) => {}
         other => panic!("attesting to nothing: {other:?}"),
+    }
+}
+
+/// Every kind of damage at every position: verifying in chunks (any size, aligned or not) finds
+/// the same first divergence as verifying event by event (`verify` compares them).
+#[test]
+fn chunks_find_the_same_first_divergence_as_single_events() {
+    let n = 40;
+    let sound = build(n, steady);
+    assert!(verify(&sound).is_ok());
+    for i in 0..n as usize {
+        let levels = sound.rows[i].hashes.len() / 32;
+        let mut damaged = Vec::new();
+        let mut log = build(n, steady);
+        log.rows[i].body[5] ^= 1;
+        damaged.push(log);
+        for level in 0..levels {
+            let mut log = build(n, steady);
+            log.rows[i].hashes[level * 32 + 7] ^= 1;
+            damaged.push(log);
+        }
+        let mut log = build(n, steady);
+        log.rows[i].hashes.truncate(32 * levels - 1);
+        damaged.push(log);
+        let mut log = build(n, steady);
+        log.rows.remove(i);
+        damaged.push(log);
+        let mut log = build(n, steady);
+        log.rows.truncate(i);
+        damaged.push(log);
+        // An unreadable event stored with its own leaf hash: found where it is.
+        let mut log = build(n, steady);
+        log.rows[i].body = b"{not json".to_vec();
+        let leaf = modeltrail_ledger::leaf_hash(&log.rows[i].body);
+        log.rows[i].hashes[..32].copy_from_slice(&leaf.0);
+        damaged.push(log);
+        // Time going back at i, and a checkpoint dated before its events.
+        damaged.push(build(n, |seq| {
+            if seq == i as u64 {
+                steady(0) - 1
+            } else {
+                steady(seq)
+            }
+        }));
+        damaged.push(build(n, |seq| {
+            if seq >= i as u64 {
+                steady(seq) + 100
+            } else {
+                steady(seq)
+            }
+        }));
+        // Time going back at an event whose stored level-1 hash is wrong too: time first.
+        if levels > 1 {
+            let mut log = build(n, |seq| {
+                if seq == i as u64 {
+                    steady(0) - 1
+                } else {
+                    steady(seq)
+                }
+            });
+            log.rows[i].hashes[32 + 7] ^= 1;
+            damaged.push(log);
+        }
+        for log in &damaged {
+            let _ = verify(log);
+        }
+    }
+    // A record's chain broken at the same event whose stored level-1 hash is wrong: the chain,
+    // checked first event by event, is what is reported.
+    let mut log = build(n, steady);
+    let v2 = log.rows.iter().position(|r| r.seq == 3).unwrap();
+    let event = draft(3, Some((2, Some(Hash([1; 32]))))).seal(3, Timestamp::from_micros(steady(3)));
+    log.rows[v2].body = EncodedEvent::encode(&event).unwrap().bytes;
+    let leaf = modeltrail_ledger::leaf_hash(&log.rows[v2].body);
+    log.rows[v2].hashes[..32].copy_from_slice(&leaf.0);
+    match verify(&log) {
+        Err(Divergence::ChainBroken { seq: 3, .. }) => {}
+        other => panic!("{other:?}"),
     }
 }

@@ -13,7 +13,7 @@ use modeltrail_ledger::event::{Actor, AuthMethod, EncodedEvent, EventDraft};
 use modeltrail_ledger::note::NoteSigner;
 use modeltrail_ledger::proof::{consistency_plan, inclusion_plan};
 use modeltrail_ledger::tree::Frontier;
-use modeltrail_ledger::verify::{check_leaf, LogVerifier};
+use modeltrail_ledger::verify::{ChunkChecker, LogVerifier};
 use modeltrail_ledger::Timestamp;
 use modeltrail_store::audit::{verify_store, AuditConfig};
 use modeltrail_store::postgres::{drop_schema, PgStore};
@@ -200,19 +200,26 @@ async fn verify_rate(store: &AnyStore, label: &str) {
     let raw = t.elapsed();
     std::hint::black_box(sink);
     // Where verification's time goes, each stage alone on one core.
+    let chunk = AuditConfig::default().chunk as u64;
     let t = Instant::now();
     let checked: Vec<_> = entries
-        .iter()
-        .map(|e| check_leaf(e.seq, &e.body, &e.hashes).expect("leaf"))
+        .chunks(chunk as usize)
+        .map(|part| {
+            let begin = part.first().map_or(0, |e| e.seq);
+            let mut checker = ChunkChecker::new(begin, begin + chunk);
+            for e in part {
+                checker.push(e.seq, &e.body, &e.hashes);
+            }
+            checker.finish()
+        })
         .collect();
     let check = t.elapsed();
     let t = Instant::now();
     let mut log = LogVerifier::new(Vec::new()).expect("verifier");
-    for leaf in checked {
-        log.push(leaf).expect("push");
+    for part in checked {
+        log.push_chunk(part).expect("push");
     }
     let fold = t.elapsed();
-    drop(entries);
     let t = Instant::now();
     let mut from = 0;
     loop {
@@ -223,16 +230,16 @@ async fn verify_rate(store: &AnyStore, label: &str) {
     let read = t.elapsed();
     let t = Instant::now();
     let size = store.size().await.expect("size");
-    for begin in (0..size).step_by(4096) {
+    for begin in (0..size).step_by(chunk as usize) {
         let checked = store
-            .checked_entries(begin, begin + 4096)
+            .checked_entries(begin, begin + chunk)
             .await
             .expect("read");
         std::hint::black_box(checked);
     }
     let read_check = t.elapsed();
     println!(
-        "{label:<10} verify stages, one core each: read with copies {read:.2?}, check leaves \
+        "{label:<10} verify stages, one core each: read with copies {read:.2?}, check chunks \
          {check:.2?}, read and check in place {read_check:.2?}, tree and order {fold:.2?}"
     );
     let t = Instant::now();

@@ -6,7 +6,7 @@
 
 use modeltrail_ledger::hash::HASH_LEN;
 use modeltrail_ledger::tree::{completed_count, NodeId};
-use modeltrail_ledger::verify::{CheckedLeaf, Divergence};
+pub use modeltrail_ledger::verify::CheckedChunk;
 use modeltrail_ledger::{Hash, Timestamp};
 use std::future::Future;
 
@@ -99,9 +99,6 @@ pub struct StoredEntry {
     pub hashes: Vec<u8>,
 }
 
-/// One stored event checked on its own, or the divergence found in it.
-pub type LeafCheck = Result<CheckedLeaf, Divergence>;
-
 /// Which log a database holds: its origin and the verifier key of its checkpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogIdentity {
@@ -181,14 +178,15 @@ pub trait LogStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
 
-    /// Checks every stored event with seq in `[begin, end)`, in order, where it is read and
-    /// without copying it (see [`modeltrail_ledger::verify::check_leaf`]). A missing seq is
-    /// simply absent from the answer; the ordered half of verification reports the gap.
+    /// Checks the stored events with seq in `[begin, end)` on their own, in order, where they
+    /// are read and without copying them (see [`modeltrail_ledger::verify::ChunkChecker`]): it
+    /// stops reading at the first divergence. A missing seq is reported as a gap by the ordered
+    /// half of verification.
     fn checked_entries(
         &self,
         begin: u64,
         end: u64,
-    ) -> impl Future<Output = Result<Vec<LeafCheck>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<CheckedChunk, StoreError>> + Send;
 
     /// Every stored checkpoint, by size.
     fn checkpoints(&self)

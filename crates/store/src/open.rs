@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::credentials::CredentialStore;
 use crate::log_store::{
-    Batch, LeafCheck, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
+    Batch, CheckedChunk, LogIdentity, LogStore, RecordHead, StoredCheckpoint, StoredEntry,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -119,7 +119,7 @@ impl LogStore for AnyStore {
     async fn entries(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
         delegate!(self, s => s.entries(from, limit).await)
     }
-    async fn checked_entries(&self, begin: u64, end: u64) -> Result<Vec<LeafCheck>, StoreError> {
+    async fn checked_entries(&self, begin: u64, end: u64) -> Result<CheckedChunk, StoreError> {
         delegate!(self, s => s.checked_entries(begin, end).await)
     }
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {

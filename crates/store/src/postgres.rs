@@ -3,7 +3,7 @@
 //! and one reader connection shared by all reads, with every statement prepared once at connect.
 
 use modeltrail_ledger::tree::NodeId;
-use modeltrail_ledger::verify::check_leaf;
+use modeltrail_ledger::verify::{CheckedChunk, ChunkChecker};
 use modeltrail_ledger::Hash;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use tokio_postgres::{Client, Config, NoTls, Row, Statement};
 
 use crate::credentials::CredentialStore;
 use crate::log_store::{
-    node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
-    StoredCheckpoint, StoredEntry,
+    node_from_row, to_i64, to_u64, Batch, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
+    StoredEntry,
 };
 use crate::StoreError;
 
@@ -505,21 +505,23 @@ impl LogStore for PgStore {
         Ok(out)
     }
 
-    async fn checked_entries(&self, begin: u64, end: u64) -> Result<Vec<LeafCheck>, StoreError> {
-        let (begin, end) = (to_i64(begin, "seq")?, to_i64(end, "seq")?);
+    async fn checked_entries(&self, begin: u64, end: u64) -> Result<CheckedChunk, StoreError> {
+        let (from, to) = (to_i64(begin, "seq")?, to_i64(end, "seq")?);
         let inner = &self.inner;
         let rows = inner
             .reader
-            .query(&inner.reads.entry_range, &[&begin, &end])
+            .query(&inner.reads.entry_range, &[&from, &to])
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
+        let mut checker = ChunkChecker::new(begin, end);
         for row in &rows {
             let seq = to_u64(row.try_get(0)?, "seq")?;
             let body: &[u8] = row.try_get(1)?;
             let hashes: &[u8] = row.try_get(2)?;
-            out.push(check_leaf(seq, body, hashes));
+            if !checker.push(seq, body, hashes) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(checker.finish())
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {

@@ -3,7 +3,7 @@
 //! run on tokio's blocking threads.
 
 use modeltrail_ledger::tree::NodeId;
-use modeltrail_ledger::verify::{check_leaf, Divergence};
+use modeltrail_ledger::verify::{CheckedChunk, ChunkChecker};
 use modeltrail_ledger::Hash;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::credentials::CredentialStore;
 use crate::log_store::{
-    node_from_row, to_i64, to_u64, Batch, LeafCheck, LogIdentity, LogStore, RecordHead,
-    StoredCheckpoint, StoredEntry,
+    node_from_row, to_i64, to_u64, Batch, LogIdentity, LogStore, RecordHead, StoredCheckpoint,
+    StoredEntry,
 };
 use crate::StoreError;
 
@@ -328,26 +328,27 @@ impl LogStore for SqliteStore {
         .await
     }
 
-    async fn checked_entries(&self, begin: u64, end: u64) -> Result<Vec<LeafCheck>, StoreError> {
+    async fn checked_entries(&self, begin: u64, end: u64) -> Result<CheckedChunk, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, body, hashes FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
             )?;
             let mut rows = stmt.query(params![to_i64(begin, "seq")?, to_i64(end, "seq")?])?;
-            let mut out = Vec::with_capacity(end.saturating_sub(begin).min(1 << 16) as usize);
+            let mut checker = ChunkChecker::new(begin, end);
             while let Some(row) = rows.next()? {
                 let seq = to_u64(row.get(0)?, "seq")?;
                 // Bytes whatever the column's type, as in `entries`.
-                let checked = match (row.get_ref(1)?.as_bytes(), row.get_ref(2)?.as_bytes()) {
-                    (Ok(body), Ok(hashes)) => check_leaf(seq, body, hashes),
-                    _ => Err(Divergence::Malformed {
-                        seq,
-                        reason: "the stored event or its hashes are not bytes".into(),
-                    }),
+                let more = match (row.get_ref(1)?.as_bytes(), row.get_ref(2)?.as_bytes()) {
+                    (Ok(body), Ok(hashes)) => checker.push(seq, body, hashes),
+                    _ => {
+                        checker.push_unreadable(seq, "the stored event or its hashes are not bytes")
+                    }
                 };
-                out.push(checked);
+                if !more {
+                    break;
+                }
             }
-            Ok(out)
+            Ok(checker.finish())
         })
         .await
     }
