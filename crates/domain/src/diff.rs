@@ -75,21 +75,27 @@ fn walk_objects(
     for key in keys {
         let parent_len = pointer.len();
         push_token(pointer, key);
-        match (before.get(key), after.get(key)) {
-            (Some(old), Some(new)) => walk(old, new, pointer, out),
-            (Some(old), None) => out.push(FieldChange {
-                field: pointer.clone(),
-                old: Some(old.clone()),
-                new: None,
-            }),
-            (None, Some(new)) => out.push(FieldChange {
-                field: pointer.clone(),
-                old: None,
-                new: Some(new.clone()),
-            }),
-            (None, None) => {}
-        }
+        compare_at(before.get(key), after.get(key), pointer, out);
         pointer.truncate(parent_len);
+    }
+}
+
+/// Compares what stands at `pointer` on each side: both present recurse; one side only is an
+/// added or removed field.
+fn compare_at(
+    old: Option<&Value>,
+    new: Option<&Value>,
+    pointer: &mut String,
+    out: &mut Vec<FieldChange>,
+) {
+    match (old, new) {
+        (Some(old), Some(new)) => walk(old, new, pointer, out),
+        (None, None) => {}
+        (old, new) => out.push(FieldChange {
+            field: pointer.clone(),
+            old: old.cloned(),
+            new: new.cloned(),
+        }),
     }
 }
 
@@ -104,20 +110,7 @@ fn walk_arrays(
         let parent_len = pointer.len();
         // Writing to a String cannot fail.
         let _ = write!(pointer, "/{index}");
-        match (before.get(index), after.get(index)) {
-            (Some(old), Some(new)) => walk(old, new, pointer, out),
-            (Some(old), None) => out.push(FieldChange {
-                field: pointer.clone(),
-                old: Some(old.clone()),
-                new: None,
-            }),
-            (None, Some(new)) => out.push(FieldChange {
-                field: pointer.clone(),
-                old: None,
-                new: Some(new.clone()),
-            }),
-            (None, None) => {}
-        }
+        compare_at(before.get(index), after.get(index), pointer, out);
         pointer.truncate(parent_len);
     }
 }
