@@ -40,28 +40,26 @@ impl Timestamp {
         let err = || TimestampParseError {
             text: text.to_owned(),
         };
-        // Fixed positions: YYYY-MM-DDTHH:MM:SS.ffffffZ. Reading digits in place is many times
-        // faster than a format description, and verification reads one per event.
-        let b = text.as_bytes();
-        if b.len() != 27
-            || b[4] != b'-'
-            || b[7] != b'-'
-            || b[10] != b'T'
-            || b[13] != b':'
-            || b[16] != b':'
-            || b[19] != b'.'
-            || b[26] != b'Z'
-        {
+        // Fixed positions: YYYY-MM-DDTHH:MM:SS.ffffffZ. Every position holds its separator or a
+        // digit; all 27 are checked without branching (side by side), then the digits are read
+        // in place: many times faster than a format description, and verification reads one
+        // timestamp per event.
+        const SHAPE: &[u8; 27] = b"0000-00-00T00:00:00.000000Z";
+        let Ok(b) = <&[u8; 27]>::try_from(text.as_bytes()) else {
+            return Err(err());
+        };
+        let misfits = b.iter().zip(SHAPE).fold(0u8, |acc, (&c, &shape)| {
+            let wrong = if shape == b'0' {
+                c.wrapping_sub(b'0') > 9
+            } else {
+                c != shape
+            };
+            acc | u8::from(wrong)
+        });
+        if misfits != 0 {
             return Err(err());
         }
-        // Every other position is a digit; each is checked, then read in place.
         let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
-        const DIGITS: [usize; 20] = [
-            0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25,
-        ];
-        if DIGITS.iter().any(|&i| digit(i) > 9) {
-            return Err(err());
-        }
         let two = |i: usize| digit(i) * 10 + digit(i + 1);
         let year = i64::from(two(0) * 100 + two(2));
         let (month, day) = (two(5), two(8));
