@@ -3,6 +3,8 @@
 
 mod checkpoint_command;
 mod client;
+mod code_command;
+mod dataset_command;
 mod display;
 mod log_commands;
 mod record_commands;
@@ -108,6 +110,10 @@ enum Command {
     Record(record_commands::RecordArgs),
     /// Sign a version of a record electronically (asks for your password again).
     Sign(record_commands::SignArgs),
+    /// Record the code version a pipeline runs, from its git checkout.
+    Code(code_command::CodeArgs),
+    /// Register a dataset version: its files hashed into a manifest and content digest.
+    Dataset(dataset_command::DatasetArgs),
 }
 
 fn main() -> ExitCode {
@@ -141,6 +147,8 @@ fn main() -> ExitCode {
             Command::User(args) => user_commands::run(args).await,
             Command::Record(args) => record_commands::run(args).await,
             Command::Sign(args) => record_commands::sign(args).await,
+            Command::Code(args) => code_command::run(args).await,
+            Command::Dataset(args) => dataset_command::run(args).await,
         }
     });
     match result {

@@ -381,6 +381,7 @@ async fn people_log_in_manage_users_and_create_read_and_sign_records() {
         .await;
     assert_eq!(out.code, 0, "{}", out.all());
     let mut changed = model("anomaly");
+    changed["risk"]["decision_consequence"] = json!("medium");
     changed["risk"]["model_risk"] = json!("medium");
     let second = write_json(files.path(), "m1-v2.json", &changed);
     let out = dev

@@ -4,9 +4,16 @@
 //! feeds it events and stores what it returns.
 
 pub mod actions;
+pub mod computed;
+pub mod criteria;
 pub mod diff;
+pub mod dossier;
+pub mod gate;
 pub mod identity;
+pub mod lifecycle;
 pub mod projection;
+pub mod risk;
 pub mod roles;
 pub mod schemas;
 pub mod signature;
+pub mod validation;

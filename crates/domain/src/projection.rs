@@ -6,9 +6,10 @@ use modeltrail_ledger::event::{Actor, Event};
 use modeltrail_ledger::{Hash, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actions::{self, LockCause, UserKind};
+use crate::dossier::references;
 use crate::roles::Role;
 use crate::signature::{Manifestation, Meaning};
 
@@ -99,6 +100,9 @@ pub struct Projection {
     users: BTreeMap<String, User>,
     tokens: HashMap<Hash, ApiToken>,
     records: BTreeMap<(String, String), RecordState>,
+    /// (kind, id) of a record -> the records whose content has named it at some version (kind
+    /// `""` for fields that may name any kind). Readers re-check the content.
+    referrers: HashMap<(String, String), BTreeSet<(String, String)>>,
     alerts: Vec<Alert>,
     /// Consecutive failures per user id tried, verbatim, whether or not it exists.
     failures: HashMap<String, u32>,
@@ -147,6 +151,16 @@ impl Projection {
             .take_while(move |((k, _), _)| k == kind)
             .filter(move |((_, id), _)| Some(id.as_str()) != after)
             .map(|(_, r)| r)
+    }
+
+    /// The records whose content has named record (`kind`, `id`) (kind `""`: fields that may
+    /// name any kind), in kind and id order.
+    pub fn referrers(&self, kind: &str, id: &str) -> impl Iterator<Item = &RecordState> {
+        self.referrers
+            .get(&(kind.to_owned(), id.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.records.get(key))
     }
 
     pub fn alerts(&self) -> &[Alert] {
@@ -284,6 +298,14 @@ impl Projection {
                     )));
                 }
                 state.voided = event.action == actions::RECORD_VOID;
+                if event.action != actions::RECORD_VOID {
+                    for (kind, id) in references(&event.payload) {
+                        self.referrers
+                            .entry((kind.to_owned(), id.to_owned()))
+                            .or_default()
+                            .insert((record.kind.clone(), record.id.clone()));
+                    }
+                }
                 state.versions.push(VersionInfo {
                     version: record.version,
                     seq: event.seq,
@@ -310,6 +332,7 @@ impl Projection {
                 state.signatures.push(Manifestation {
                     signer: event.actor.id.clone(),
                     name: event.actor.name.clone(),
+                    role: event.actor.role.clone(),
                     meaning: p.meaning,
                     signed_at: at,
                     version: record.version,

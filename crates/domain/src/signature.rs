@@ -33,6 +33,8 @@ impl Meaning {
 pub struct Manifestation {
     pub signer: String,
     pub name: String,
+    /// The signer's role when they signed.
+    pub role: String,
     pub meaning: Meaning,
     pub signed_at: Timestamp,
     pub version: u64,

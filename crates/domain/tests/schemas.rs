@@ -286,17 +286,17 @@ fn missing_nested_required_field() {
 #[test]
 fn missing_required_field_inside_an_array_item() {
     let types = types();
-    let mut payload = example("validation_protocol");
-    payload["acceptance_criteria"][1]
+    let mut payload = example("validation_result");
+    payload["metrics"][0]
         .as_object_mut()
         .expect("object")
-        .remove("op");
+        .remove("value");
     assert_invalid(
         &types,
-        "validation_protocol",
+        "validation_result",
         &payload,
-        "/acceptance_criteria/1/op",
-        "missing required field `op`",
+        "/metrics/0/value",
+        "missing required field `value`",
     );
 }
 

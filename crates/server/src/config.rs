@@ -13,6 +13,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request body accepted; larger ones get 413.
     pub body_limit: usize,
+    /// Largest data file accepted by an upload (dataset data), in bytes.
+    pub upload_limit: usize,
     /// A session unused this long ends.
     pub session_idle: Duration,
     /// Consecutive failed logins that lock an account (and raise an alert).
@@ -41,6 +43,7 @@ impl ServerConfig {
             store,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit: 1 << 20,
+            upload_limit: 1 << 30,
             session_idle: Duration::from_secs(15 * 60),
             lockout_threshold: 5,
             password_policy: PasswordPolicy::default(),

@@ -11,6 +11,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Structured detail for errors that carry a list, such as a refused release's unmet
+    /// conditions.
+    pub details: Option<serde_json::Value>,
 }
 
 /// The body of every error response.
@@ -37,6 +40,11 @@ pub(crate) struct Inner<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     field: Option<&'a str>,
+    /// Structured detail where the error carries a list: a refused release's `unmet`
+    /// conditions, each naming the record or signature missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, value_type = Object)]
+    details: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -46,7 +54,13 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
@@ -106,6 +120,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
+                details: self.details.as_ref(),
             },
         };
         (self.status, axum::Json(body)).into_response()

@@ -6,6 +6,7 @@
 
 mod auth;
 mod config;
+mod dossier;
 mod error;
 mod json;
 mod metrics;

@@ -21,7 +21,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::{self, auth, ledger, records, users};
+use crate::routes::{
+    self, assessments, auth, datasets, ledger, records, release, users, validation,
+};
 use crate::state::Shared;
 
 /// The name of the security scheme every authenticated endpoint declares.
@@ -72,6 +74,12 @@ pub const BEARER: &str = "bearer";
         records::read_version,
         records::diff,
         records::sign,
+        release::readiness,
+        release::deploy,
+        validation::record,
+        datasets::upload,
+        assessments::fairness,
+        assessments::explanation,
         ledger::checkpoint,
         ledger::public_key,
         ledger::events,
@@ -85,6 +93,7 @@ pub const BEARER: &str = "bearer";
         (name = "auth", description = "Logging in and out, the caller's account, changing one's password."),
         (name = "users", description = "User administration and security alerts."),
         (name = "records", description = "Versioned records, their history and electronic signatures."),
+        (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),
     ),
 )]
@@ -348,14 +357,18 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        assert_eq!(properties, BTreeSet::from(["code", "message", "field"]));
+        assert_eq!(
+            properties,
+            BTreeSet::from(["code", "message", "field", "details"])
+        );
         assert_eq!(detail["required"], serde_json::json!(["code", "message"]));
         for p in ["code", "message", "field"] {
             assert_eq!(detail["properties"][p]["type"], "string", "{p}");
         }
 
         // And what an error really serialises to has exactly those members.
-        let error = ApiError::invalid("reason", "a reason is required");
+        let error = ApiError::invalid("reason", "a reason is required")
+            .with_details(serde_json::json!({"unmet": []}));
         let response = axum::response::IntoResponse::into_response(error);
         let bytes = futures_body(response);
         let value: Value = serde_json::from_slice(&bytes).unwrap();

@@ -221,6 +221,7 @@ async fn prepare(
         Sequencer::start(Arc::new(store.clone()), signer, sequencer_config).await?;
     let state = Arc::new(AppState {
         sessions: Sessions::new(config.session_idle),
+        blobs: config.store.blobs(),
         config,
         store,
         sequencer,

@@ -4,6 +4,7 @@
 use modeltrail_domain::projection::Projection;
 use modeltrail_domain::schemas::RecordTypes;
 use modeltrail_ledger::event::Event;
+use modeltrail_store::blobs::BlobStore;
 use modeltrail_store::{AnyStore, Appended, LogStore, Sequencer};
 use serde::Serialize;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -18,6 +19,8 @@ pub type Shared = Arc<AppState>;
 pub struct AppState {
     pub config: ServerConfig,
     pub store: AnyStore,
+    /// Uploaded data and derived sets, by SHA-256.
+    pub blobs: BlobStore,
     pub sequencer: Sequencer,
     pub projection: Arc<RwLock<Projection>>,
     pub sessions: Sessions,

@@ -60,6 +60,7 @@ async fn records_are_versioned_signed_and_provable(backend: Backend) {
 
     // Update with a reason: version 2, with the field-level change.
     let mut changed = model("anomaly");
+    changed["risk"]["decision_consequence"] = json!("medium");
     changed["risk"]["model_risk"] = json!("medium");
     let (status, updated) = s
         .put(
@@ -72,7 +73,10 @@ async fn records_are_versioned_signed_and_provable(backend: Backend) {
     assert_eq!(updated["version"], 2);
     assert_eq!(
         updated["changes"],
-        json!([{"field": "/risk/model_risk", "old": "high", "new": "medium"}])
+        json!([
+            {"field": "/risk/decision_consequence", "old": "high", "new": "medium"},
+            {"field": "/risk/model_risk", "old": "high", "new": "medium"}
+        ])
     );
 
     // The developer signs as author; approving their own version is refused and logged.
@@ -170,7 +174,7 @@ async fn records_are_versioned_signed_and_provable(backend: Backend) {
     let (_, d) = s
         .get("/api/v1/records/model/m-1/diff?from=1&to=3", &qa)
         .await;
-    assert_eq!(d["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(d["changes"].as_array().unwrap().len(), 3);
 
     // Void with a reason: a new version; nothing is deleted; no further change.
     let (status, body) = s

@@ -63,7 +63,10 @@ fn assert_error_body(doc: &Value, body: &Value, context: &str) {
             properties.contains_key(name),
             "{context}: `{name}` in {body}"
         );
-        assert!(value.is_string(), "{context}: `{name}` in {body}");
+        match name.as_str() {
+            "details" => assert!(value.is_object(), "{context}: `{name}` in {body}"),
+            _ => assert!(value.is_string(), "{context}: `{name}` in {body}"),
+        }
     }
     for required in inner["required"].as_array().unwrap() {
         assert!(
@@ -229,7 +232,7 @@ async fn the_document_needs_a_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_error_schema_is_code_message_and_field() {
+async fn the_error_schema_is_code_message_field_and_details() {
     let s = server(Backend::Sqlite).await;
     let admin = s.admin().await;
     let doc = document(&s, &admin).await;
@@ -242,7 +245,10 @@ async fn the_error_schema_is_code_message_and_field() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(properties, BTreeSet::from(["code", "message", "field"]));
+    assert_eq!(
+        properties,
+        BTreeSet::from(["code", "message", "field", "details"])
+    );
     assert_eq!(inner["required"], json!(["code", "message"]));
 
     // Real errors, with and without a field, are instances of it.

@@ -161,6 +161,42 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
         ),
         (
             Method::GET,
+            "/api/v1/model-versions/none/release-readiness".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
+            Method::POST,
+            "/api/v1/model-versions/none/deployments".into(),
+            Some(json!({"environment": "staging", "target": "t"})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::POST,
+            "/api/v1/validation-results".into(),
+            Some(json!({"data": {}})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::POST,
+            "/api/v1/fairness-assessments".into(),
+            Some(json!({})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::POST,
+            "/api/v1/explanations".into(),
+            Some(json!({})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::POST,
+            "/api/v1/dataset-versions/none/data".into(),
+            Some(json!({})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::GET,
             "/api/v1/events".into(),
             None,
             Roles(LOG_READERS),

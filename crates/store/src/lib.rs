@@ -1,9 +1,10 @@
 //! Storage for modeltrail's log. One interface, [`LogStore`], with two implementations (SQLite,
 //! the embedded default, and PostgreSQL), the log's signing key in the data directory, the
-//! sequencer (the only code that appends), proofs served from stored subtree hashes, and
-//! verification of a stored log.
+//! sequencer (the only code that appends), proofs served from stored subtree hashes,
+//! verification of a stored log, and the content-addressed blob directory beside it.
 
 pub mod audit;
+pub mod blobs;
 pub mod bundle;
 pub mod credentials;
 pub mod error;

@@ -53,6 +53,11 @@ impl StoreConfig {
         self.data_dir.join(SQLITE_FILE)
     }
 
+    /// The blob directory in the data directory (used with either database).
+    pub fn blobs(&self) -> crate::blobs::BlobStore {
+        crate::blobs::BlobStore::new(self.data_dir.join("blobs"))
+    }
+
     /// Opens the store for the server, creating the data directory and database as needed.
     pub async fn open(&self) -> Result<AnyStore, StoreError> {
         match &self.database_url {

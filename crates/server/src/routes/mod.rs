@@ -1,10 +1,15 @@
 //! The routes: which handler answers which path. Everything but `/healthz`, the login, and the
 //! public checkpoint and key needs a bearer token; each handler makes its own authority check.
 
+pub(crate) mod assessments;
 pub(crate) mod auth;
+pub(crate) mod computed;
+pub(crate) mod datasets;
 pub(crate) mod ledger;
 pub(crate) mod records;
+pub(crate) mod release;
 pub(crate) mod users;
+pub(crate) mod validation;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
@@ -94,6 +99,24 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/records/{kind}/{id}/versions/{version}/signatures",
             records::sign,
         ),
+        endpoint(
+            M::GET,
+            "/api/v1/model-versions/{id}/release-readiness",
+            release::readiness,
+        ),
+        endpoint(
+            M::POST,
+            "/api/v1/model-versions/{id}/deployments",
+            release::deploy,
+        ),
+        endpoint(M::POST, datasets::UPLOAD_PATH, datasets::upload),
+        endpoint(M::POST, "/api/v1/validation-results", validation::record),
+        endpoint(
+            M::POST,
+            "/api/v1/fairness-assessments",
+            assessments::fairness,
+        ),
+        endpoint(M::POST, "/api/v1/explanations", assessments::explanation),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
         endpoint(M::GET, "/api/v1/events", ledger::events),
@@ -104,9 +127,17 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
 
 pub fn router(state: Shared) -> Router {
     let limit = state.config.body_limit;
+    let upload_limit = state.config.upload_limit;
     endpoints()
         .into_iter()
-        .fold(Router::new(), |router, e| router.route(e.path, e.handler))
+        .fold(Router::new(), |router, e| {
+            // Uploads of data files take the larger limit; everything else the JSON one.
+            let handler = match e.path == datasets::UPLOAD_PATH {
+                true => e.handler.layer(DefaultBodyLimit::max(upload_limit)),
+                false => e.handler,
+            };
+            router.route(e.path, handler)
+        })
         .fallback(not_found)
         .layer(middleware::from_fn(errors_as_json))
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use modeltrail_domain::actions;
+use modeltrail_domain::computed::{prepare_client_data, ClientDataError};
 use modeltrail_domain::diff::diff as field_diff;
 use modeltrail_domain::identity::new_id;
 use modeltrail_domain::projection::{check_signature, RecordState, VersionInfo};
@@ -51,6 +52,10 @@ fn schema_error(e: SchemaError) -> ApiError {
         }
         other => ApiError::internal(other),
     }
+}
+
+fn client_data_error(e: ClientDataError) -> ApiError {
+    ApiError::invalid(format!("data{}", e.field()), e.to_string())
 }
 
 fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, ApiError> {
@@ -292,7 +297,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(&state, Permission::WriteRecords).await?;
     known_type(&state, &kind)?;
-    let request: CreateRequest = parse(&body)?;
+    let mut request: CreateRequest = parse(&body)?;
     let id = match request.id {
         Some(id) => id,
         None => new_id().map_err(ApiError::internal)?,
@@ -302,6 +307,7 @@ pub async fn create(
         .record_types
         .validate(&kind, &request.data)
         .map_err(schema_error)?;
+    prepare_client_data(&kind, &mut request.data).map_err(client_data_error)?;
     if state.read().record(&kind, &id).is_some() {
         return Err(ApiError::conflict(
             "record_exists",
@@ -390,7 +396,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     who.require(&state, Permission::WriteRecords).await?;
-    let request: UpdateRequest = parse(&body)?;
+    let mut request: UpdateRequest = parse(&body)?;
     require_reason(&request.reason)?;
     let record = find(&state, &kind, &id)?;
     check_current(&record, request.version)?;
@@ -398,6 +404,7 @@ pub async fn update(
         .record_types
         .validate(&kind, &request.data)
         .map_err(schema_error)?;
+    prepare_client_data(&kind, &mut request.data).map_err(client_data_error)?;
     let head = record
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
@@ -427,16 +434,16 @@ pub async fn update(
 }
 
 /// The version that follows a record's latest one.
-struct NextVersion<'a> {
-    kind: &'a str,
-    id: &'a str,
-    head: &'a VersionInfo,
+pub(crate) struct NextVersion<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub head: &'a VersionInfo,
 }
 
 impl NextVersion<'_> {
     /// Appends the next version, chained to the head's leaf, with its reason; returns the
     /// record as read at that version, with the receipt.
-    async fn append(
+    pub(crate) async fn append(
         &self,
         state: &Shared,
         who: &Principal,

@@ -1,0 +1,626 @@
+//! The commands pipelines run, through the real `modeltrail` binary against a real server on a
+//! loopback port: `code record` on git repositories made here (with the `git` program, in the
+//! set-up only: the command reads them in-process), and `dataset register` on files made here,
+//! checked against SHA-256 computed in the test and the documented canonical manifest form.
+//!
+//! The server runs on this test's multi-threaded runtime; the binary runs on a blocking thread,
+//! so the server keeps answering while a test waits for the command.
+
+use modeltrail_server::{start, Running, ServerConfig};
+use modeltrail_store::StoreConfig;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use tempfile::TempDir;
+
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+struct Server {
+    running: Option<Running>,
+    base: String,
+    _dir: TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new(StoreConfig {
+            data_dir: dir.path().join("data"),
+            database_url: None,
+        });
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        let running = start(config).await.unwrap();
+        Server {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    /// Someone using the CLI with a configuration directory of their own.
+    fn cli(&self) -> Cli {
+        Cli {
+            server: self.base.clone(),
+            config: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    /// A pipeline: a developer service account created by the administrator, using its API
+    /// token (MODELTRAIL_TOKEN), as CI jobs do.
+    async fn pipeline(&self) -> Cli {
+        let admin = self.cli();
+        admin
+            .ok(
+                &["login", "--user", "admin"],
+                &[("MODELTRAIL_PASSWORD", ADMIN_PASSWORD)],
+            )
+            .await;
+        admin
+            .ok(
+                &[
+                    "user",
+                    "add",
+                    "ci",
+                    "--name",
+                    "CI Pipeline",
+                    "--role",
+                    "developer",
+                    "--service",
+                ],
+                &[],
+            )
+            .await;
+        let out = admin
+            .ok(&["user", "token", "ci", "--label", "training"], &[])
+            .await;
+        let token = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("mtt_"))
+            .unwrap_or_else(|| panic!("no token in {}", out.all()))
+            .to_owned();
+        let mut pipeline = self.cli();
+        pipeline.env.push(("MODELTRAIL_TOKEN".into(), token));
+        pipeline
+    }
+
+    async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.unwrap();
+        }
+    }
+}
+
+struct Cli {
+    server: String,
+    config: TempDir,
+    env: Vec<(String, String)>,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.all()))
+    }
+}
+
+impl Cli {
+    async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_modeltrail"));
+        command.args(args);
+        for name in [
+            "MODELTRAIL_TOKEN",
+            "MODELTRAIL_PASSWORD",
+            "MODELTRAIL_DATA_DIR",
+            "MODELTRAIL_DATABASE_URL",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("MODELTRAIL_CONFIG_DIR", self.config.path())
+            .env("MODELTRAIL_SERVER", &self.server)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output =
+            tokio::task::spawn_blocking(move || command.output().expect("modeltrail runs"))
+                .await
+                .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts exit 0.
+    async fn ok(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = self.run(args, env).await;
+        assert_eq!(out.code, 0, "{args:?}: {}", out.all());
+        out
+    }
+
+    /// Runs and asserts exit 2 (cannot run) with an error message.
+    async fn fails(&self, args: &[&str]) -> Run {
+        let out = self.run(args, &[]).await;
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all());
+        assert!(out.stderr.starts_with("error: "), "{}", out.all());
+        out
+    }
+}
+
+/// Runs the `git` program in `repo` (test set-up only), isolated from any user or system
+/// configuration, with a fixed author, committer and date; its standard output.
+fn git(repo: &Path, args: &[&str], date: &str) -> String {
+    let output = Command::new("git")
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", repo)
+        .env("GIT_AUTHOR_NAME", "Ada Lovelace")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_NAME", "Build Bot")
+        .env("GIT_COMMITTER_EMAIL", "bot@example.com")
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .expect("the git program runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+/// A repository on `main` with two commits: the second changes `train.py`, adds `model/net.py`
+/// and removes `data/old.txt`, and is tagged `v1.0`. Its origin URL carries a token.
+fn two_commit_repository() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q", "-b", "main"], "2024-06-01T08:00:00Z");
+    write(&repo.join("train.py"), b"print('train')\n");
+    write(&repo.join("data/old.txt"), b"old\n");
+    write(&repo.join("README.md"), b"# batch anomaly\n");
+    git(repo, &["add", "-A"], "2024-06-01T08:00:00Z");
+    git(
+        repo,
+        &["commit", "-q", "-m", "First model"],
+        "2024-06-01T08:00:00+02:00",
+    );
+    write(&repo.join("train.py"), b"print('train with 300 trees')\n");
+    write(&repo.join("model/net.py"), b"TREES = 300\n");
+    std::fs::remove_file(repo.join("data/old.txt")).unwrap();
+    git(repo, &["add", "-A"], "2024-06-03T11:15:00+02:00");
+    git(
+        repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "Use 300 trees\n\nThe isolation forest was unstable with 100.",
+        ],
+        "2024-06-03T11:15:00+02:00",
+    );
+    git(
+        repo,
+        &["tag", "-a", "v1.0", "-m", "release 1.0"],
+        "2024-06-03T11:20:00+02:00",
+    );
+    git(
+        repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://x-access-token:ghs_secret@git.example.com/ml/batch-anomaly.git",
+        ],
+        "2024-06-03T11:20:00+02:00",
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_record_reads_the_checkout_and_records_a_code_version() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let checkout = two_commit_repository();
+    let repo = checkout.path();
+    let repo_arg = repo.to_str().unwrap();
+    let head = git(repo, &["rev-parse", "HEAD"], "2024-06-03T11:20:00Z");
+    assert_eq!(head.len(), 40);
+
+    let out = pipeline
+        .ok(&["code", "record", repo_arg, "--json"], &[])
+        .await;
+    let answer = out.json();
+    assert_eq!(answer["id"], format!("git-{}", &head[..12]));
+    assert_eq!(answer["version"], 1);
+    let data = &answer["data"];
+    assert_eq!(
+        data["repository"], "https://git.example.com/ml/batch-anomaly.git",
+        "the token in the origin URL is never recorded"
+    );
+    assert!(!out.all().contains("ghs_secret"));
+    assert_eq!(data["commit"], head.as_str());
+    assert_eq!(data["branch"], "main");
+    assert_eq!(data["tag"], "v1.0");
+    assert_eq!(data["author"], "Ada Lovelace <ada@example.com>");
+    assert_eq!(data["committed_at"], "2024-06-03T09:15:00Z");
+    assert_eq!(data["change_summary"], "Use 300 trees");
+    assert_eq!(
+        data["message"],
+        "Use 300 trees\n\nThe isolation forest was unstable with 100."
+    );
+    assert_eq!(
+        strings(&data["changed_paths"]),
+        ["data/old.txt", "model/net.py", "train.py"]
+    );
+    assert_eq!(data["dirty"], false);
+
+    // A change to a tracked file makes the checkout dirty; the human view shows the record.
+    write(
+        &repo.join("train.py"),
+        b"print('an experiment not committed')\n",
+    );
+    let out = pipeline
+        .ok(
+            &[
+                "code",
+                "record",
+                repo_arg,
+                "--id",
+                "dirty-run",
+                "--change-summary",
+                "Experiment on top of v1.0",
+            ],
+            &[],
+        )
+        .await;
+    assert!(
+        out.stdout.contains("code_version dirty-run: version 1"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("\"dirty\": true"), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("\"change_summary\": \"Experiment on top of v1.0\""),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("uncommitted changes"), "{}", out.all());
+
+    // Undoing the change makes it clean again; an untracked file does not count.
+    git(
+        repo,
+        &["checkout", "--", "train.py"],
+        "2024-06-03T11:20:00Z",
+    );
+    write(&repo.join("notes.txt"), b"scratch\n");
+    let out = pipeline
+        .ok(
+            &["code", "record", repo_arg, "--id", "clean-again", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.json()["data"]["dirty"], false, "{}", out.all());
+
+    // A detached first commit: no branch, no tag, every path changed; from a subdirectory.
+    git(
+        repo,
+        &["checkout", "-q", "--detach", "HEAD~1"],
+        "2024-06-03T11:20:00Z",
+    );
+    let first = git(repo, &["rev-parse", "HEAD"], "2024-06-03T11:20:00Z");
+    let subdirectory = repo.join("data");
+    let out = pipeline
+        .ok(
+            &[
+                "code",
+                "record",
+                subdirectory.to_str().unwrap(),
+                "--id",
+                "first",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let data = &out.json()["data"];
+    assert_eq!(data["commit"], first.as_str());
+    assert_eq!(data.get("branch"), None, "{data}");
+    assert_eq!(data.get("tag"), None, "{data}");
+    assert_eq!(data["committed_at"], "2024-06-01T06:00:00Z");
+    assert_eq!(
+        strings(&data["changed_paths"]),
+        ["README.md", "data/old.txt", "train.py"]
+    );
+    assert_eq!(data["dirty"], false);
+
+    // The same commit again under the default id is refused by the server: ids are unique.
+    git(repo, &["checkout", "-q", "main"], "2024-06-03T11:20:00Z");
+    let out = pipeline.fails(&["code", "record", repo_arg]).await;
+    assert!(out.stderr.contains("already exists"), "{}", out.all());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_record_names_a_path_that_is_not_a_repository() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let plain = tempfile::tempdir().unwrap();
+    let plain_arg = plain.path().to_str().unwrap();
+    let out = pipeline.fails(&["code", "record", plain_arg]).await;
+    assert!(
+        out.stderr
+            .contains(&format!("{plain_arg} is not a git repository")),
+        "{}",
+        out.all()
+    );
+
+    let missing = plain.path().join("no-such-checkout");
+    let out = pipeline
+        .fails(&["code", "record", missing.to_str().unwrap()])
+        .await;
+    assert!(out.stderr.contains("does not exist"), "{}", out.all());
+
+    let empty = tempfile::tempdir().unwrap();
+    git(empty.path(), &["init", "-q"], "2024-06-01T08:00:00Z");
+    let out = pipeline
+        .fails(&["code", "record", empty.path().to_str().unwrap()])
+        .await;
+    assert!(out.stderr.contains("has no commits"), "{}", out.all());
+    assert!(
+        out.stderr.contains(empty.path().to_str().unwrap()),
+        "{}",
+        out.all()
+    );
+
+    // Nothing was recorded.
+    let out = pipeline
+        .ok(&["record", "list", "code_version", "--json"], &[])
+        .await;
+    assert_eq!(
+        out.json()["records"],
+        serde_json::json!([]),
+        "{}",
+        out.all()
+    );
+    s.stop().await;
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The documented canonical form: `<sha256>  <path>\n` per file, sorted by path, hashed.
+fn canonical_digest(files: &[(&str, &[u8])]) -> String {
+    let mut sorted: Vec<_> = files.to_vec();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let text: String = sorted
+        .iter()
+        .map(|(path, bytes)| format!("{}  {path}\n", sha256_hex(bytes)))
+        .collect();
+    sha256_hex(text.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_register_hashes_every_file_into_the_manifest_and_content_digest() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tablets");
+    // Larger than the read buffer, so a file is hashed in several reads.
+    let large: Vec<u8> = (0..(5u32 << 19) + 7)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let files: [(&str, &[u8]); 3] = [
+        ("train.csv", b"batch,hardness\n1,7.5\n2,7.1\n"),
+        ("holdout/test.csv", b"batch,hardness\n3,6.9\n"),
+        ("B-upper.csv", &large),
+    ];
+    for (path, bytes) in files {
+        write(&root.join(path), bytes);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.join("train.csv"), root.join("linked.csv")).unwrap();
+
+    let root_arg = root.to_str().unwrap();
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                root_arg,
+                "--name",
+                "tablet-hardness",
+                "--version",
+                "2024-06",
+                "--source",
+                "MES batch records, site Basel",
+                "--id",
+                "ds-2024-06",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let answer = out.json();
+    assert_eq!(answer["id"], "ds-2024-06");
+    let data = &answer["data"];
+    assert_eq!(data["name"], "tablet-hardness");
+    assert_eq!(data["version"], "2024-06");
+    assert_eq!(data["source"], "MES batch records, site Basel");
+    assert_eq!(data["format"], "csv");
+    let manifest = data["manifest"].as_array().unwrap();
+    let listed: Vec<&str> = manifest
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        ["B-upper.csv", "holdout/test.csv", "train.csv"],
+        "sorted by path in byte order; the symlink is not followed"
+    );
+    for entry in manifest {
+        let path = entry["path"].as_str().unwrap();
+        let (_, bytes) = files.iter().find(|(p, _)| *p == path).unwrap();
+        assert_eq!(entry["sha256"], sha256_hex(bytes), "{path}");
+        assert_eq!(entry["size_bytes"], bytes.len(), "{path}");
+    }
+    assert_eq!(data["content_digest"], canonical_digest(&files));
+
+    // The documented shell check gives the same digest.
+    #[cfg(unix)]
+    {
+        let shell = Command::new("sh")
+            .arg("-c")
+            .arg(
+                "find . -type f | sed 's|^\\./||' | LC_ALL=C sort | xargs -d '\\n' sha256sum \
+                 | sha256sum",
+            )
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&shell.stdout);
+        assert_eq!(
+            printed.split_whitespace().next(),
+            data["content_digest"].as_str(),
+            "{printed}"
+        );
+    }
+
+    // Several arguments: paths are relative to their common root; formats differ.
+    write(&root.join("notes/readme.txt"), b"collected 2024-06\n");
+    let test_csv = root.join("holdout/test.csv");
+    let notes = root.join("notes");
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                test_csv.to_str().unwrap(),
+                notes.to_str().unwrap(),
+                "--name",
+                "tablet-hardness",
+                "--version",
+                "2024-06-test",
+                "--source",
+                "MES",
+            ],
+            &[],
+        )
+        .await;
+    assert!(
+        out.stdout.contains("\"path\": \"holdout/test.csv\""),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("\"path\": \"notes/readme.txt\""),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("\"format\": \"mixed\""),
+        "{}",
+        out.all()
+    );
+    let expected = canonical_digest(&[
+        ("holdout/test.csv", files[1].1),
+        ("notes/readme.txt", b"collected 2024-06\n"),
+    ]);
+    assert!(out.stdout.contains(&expected), "{}", out.all());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_register_names_a_missing_path_and_records_nothing() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("present.csv"), b"a\n1\n");
+    let missing = dir.path().join("absent.csv");
+    let out = pipeline
+        .fails(&[
+            "dataset",
+            "register",
+            dir.path().join("present.csv").to_str().unwrap(),
+            missing.to_str().unwrap(),
+            "--name",
+            "n",
+            "--version",
+            "1",
+            "--source",
+            "s",
+        ])
+        .await;
+    assert!(
+        out.stderr
+            .contains(&format!("{}: no such file or directory", missing.display())),
+        "{}",
+        out.all()
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = pipeline
+        .fails(&[
+            "dataset",
+            "register",
+            empty.path().to_str().unwrap(),
+            "--name",
+            "n",
+            "--version",
+            "1",
+            "--source",
+            "s",
+        ])
+        .await;
+    assert!(out.stderr.contains("no files"), "{}", out.all());
+
+    let out = pipeline
+        .ok(&["record", "list", "dataset_version", "--json"], &[])
+        .await;
+    assert_eq!(
+        out.json()["records"],
+        serde_json::json!([]),
+        "{}",
+        out.all()
+    );
+    s.stop().await;
+}
