@@ -258,7 +258,9 @@ impl fmt::Display for ApiFailure {
 impl std::error::Error for ApiFailure {}
 
 impl ApiFailure {
-    fn from_answer(status: StatusCode, body: &str) -> ApiFailure {
+    /// The server's error shape (`{"error": {"code", "message", "field"}}`), or the status and
+    /// the start of the body when it is not that shape.
+    pub(crate) fn from_answer(status: StatusCode, body: &str) -> ApiFailure {
         let error = serde_json::from_str::<Value>(body)
             .ok()
             .map(|v| v["error"].clone())

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::client::{Client, ServerArgs};
+use crate::dataset_command::is_too_large;
 use crate::record_commands::record_view;
 
 /// The record type this command creates.
@@ -96,8 +97,19 @@ async fn record_code(server: &ServerArgs, args: RecordCodeArgs) -> anyhow::Resul
         format!("git-{short}")
     });
     let client = Client::signed_in(server)?;
+    let changed_path_count = version.changed_paths.len();
     let body = json!({ "id": id, "data": version });
-    let answer = client.post(&["records", RECORD_TYPE], Some(&body)).await?;
+    let answer = client
+        .post(&["records", RECORD_TYPE], Some(&body))
+        .await
+        .map_err(|e| match is_too_large(&e) {
+            true => e.context(format!(
+                "the commit changes {} paths: the record is larger than the server accepts \
+                 (its --body-limit)",
+                changed_path_count
+            )),
+            false => e,
+        })?;
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&answer)?),
         false => print!("{}", record_view(&answer)),

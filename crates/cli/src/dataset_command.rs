@@ -13,7 +13,6 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use reqwest::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -136,7 +135,17 @@ async fn register_dataset(server: &ServerArgs, args: RegisterArgs) -> anyhow::Re
     if let Some(id) = &args.id {
         body["id"] = json!(id);
     }
-    let created = client.post(&["records", RECORD_TYPE], Some(&body)).await?;
+    let created = client
+        .post(&["records", RECORD_TYPE], Some(&body))
+        .await
+        .map_err(|e| match is_too_large(&e) {
+            true => e.context(format!(
+                "the manifest of {} files makes a record larger than the server accepts (its \
+                 --body-limit)",
+                files.len()
+            )),
+            false => e,
+        })?;
     let id = created["id"]
         .as_str()
         .context("the server's answer does not name the record it created")?
@@ -381,9 +390,10 @@ fn read_files(
     empty_buffers: &mpsc::Receiver<Vec<u8>>,
     reads: &mpsc::SyncSender<FileRead>,
 ) {
+    // A buffer taken but not filled (the read at a file's end) is kept for the next file.
+    let mut spare = None;
     for file in files {
-        let outcome = read_file(&file.disk_path, empty_buffers, reads);
-        let message = match outcome {
+        let message = match read_file(&file.disk_path, &mut spare, empty_buffers, reads) {
             Ok(true) => FileRead::End,
             Ok(false) => return,
             Err(error) => FileRead::Failed(error),
@@ -398,21 +408,37 @@ fn read_files(
 /// Sends one file's bytes; `Ok(false)` when the hasher has gone.
 fn read_file(
     path: &Path,
+    spare: &mut Option<Vec<u8>>,
     empty_buffers: &mpsc::Receiver<Vec<u8>>,
     reads: &mpsc::SyncSender<FileRead>,
 ) -> anyhow::Result<bool> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     loop {
-        let Ok(mut buffer) = empty_buffers.recv() else {
-            return Ok(false);
+        let mut buffer = match spare.take() {
+            Some(buffer) => buffer,
+            None => match empty_buffers.recv() {
+                Ok(buffer) => buffer,
+                Err(_) => return Ok(false),
+            },
         };
-        let filled =
-            fill(&mut file, &mut buffer).with_context(|| format!("reading {}", path.display()))?;
+        let filled = match fill(&mut file, &mut buffer) {
+            Ok(filled) => filled,
+            Err(e) => {
+                *spare = Some(buffer);
+                return Err(e).with_context(|| format!("reading {}", path.display()));
+            }
+        };
         if filled == 0 {
+            *spare = Some(buffer);
             return Ok(true);
         }
+        // A buffer not filled whole means the file ended inside it.
+        let ended = filled < buffer.len();
         if reads.send(FileRead::Bytes(buffer, filled)).is_err() {
             return Ok(false);
+        }
+        if ended {
+            return Ok(true);
         }
     }
 }
@@ -520,7 +546,7 @@ impl<'a> Uploader<'a> {
     }
 
     /// Uploads one manifest file of dataset version `id`; the server's answer (the record's new
-    /// version). A 404 means the server has no upload endpoint: the record was just created.
+    /// version).
     async fn upload(&self, id: &str, file: &DatasetFile) -> anyhow::Result<Value> {
         let content_type = upload_content_type(file).unwrap_or("application/octet-stream");
         let opened = tokio::fs::File::open(&file.disk_path)
@@ -561,15 +587,7 @@ impl<'a> Uploader<'a> {
         if status.is_success() {
             return serde_json::from_str(&text).context("the server's answer is not JSON");
         }
-        let failure = api_failure(status, &text);
-        if status == StatusCode::NOT_FOUND {
-            bail!(
-                "the server at {} does not accept dataset uploads yet (POST \
-                 /api/v1/dataset-versions/{{id}}/data answered 404: {failure}); {RECORD_TYPE} \
-                 {id} is recorded, without its data",
-                self.client.server().url()
-            );
-        }
+        let failure = ApiFailure::from_answer(status, &text);
         Err(anyhow::Error::new(failure).context(format!(
             "uploading {} for {RECORD_TYPE} {id} (the record is created; files before it in \
              path order are uploaded)",
@@ -578,30 +596,11 @@ impl<'a> Uploader<'a> {
     }
 }
 
-/// The server's error shape (`{"error": {"code", "message", "field"}}`), or the status and the
-/// start of the body when it is not that shape.
-fn api_failure(status: StatusCode, body: &str) -> ApiFailure {
-    let error = serde_json::from_str::<Value>(body)
-        .ok()
-        .map(|v| v["error"].clone())
-        .filter(Value::is_object);
-    match error {
-        Some(e) => ApiFailure {
-            code: e["code"].as_str().unwrap_or("error").to_owned(),
-            message: e["message"]
-                .as_str()
-                .map_or_else(|| format!("HTTP {status}"), str::to_owned),
-            field: e["field"].as_str().map(str::to_owned),
-        },
-        None => {
-            let text: String = body.trim().chars().take(200).collect();
-            ApiFailure {
-                code: "http".to_owned(),
-                message: format!("HTTP {status} {text}").trim_end().to_owned(),
-                field: None,
-            }
-        }
-    }
+/// Whether the server refused a request body as too large.
+pub fn is_too_large(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<ApiFailure>()
+        .is_some_and(|failure| failure.code == "too_large")
 }
 
 #[cfg(test)]
@@ -666,16 +665,5 @@ mod tests {
             Some("application/vnd.apache.parquet")
         );
         assert_eq!(upload_content_type(&file("a.json")), None);
-    }
-
-    #[test]
-    fn a_missing_route_and_a_server_error_read_plainly() {
-        let missing = api_failure(
-            StatusCode::NOT_FOUND,
-            r#"{"error":{"code":"not_found","message":"no such endpoint"}}"#,
-        );
-        assert_eq!(missing.to_string(), "no such endpoint");
-        let bare = api_failure(StatusCode::NOT_FOUND, "");
-        assert_eq!(bare.to_string(), "HTTP 404 Not Found");
     }
 }

@@ -10,8 +10,10 @@ use modeltrail_server::{start, Running, ServerConfig};
 use modeltrail_store::StoreConfig;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -138,15 +140,10 @@ impl Cli {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let output =
-            tokio::task::spawn_blocking(move || command.output().expect("modeltrail runs"))
-                .await
-                .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        let name = format!("{args:?}");
+        tokio::task::spawn_blocking(move || run_with_deadline(command, &name))
+            .await
+            .unwrap()
     }
 
     /// Runs and asserts exit 0.
@@ -160,8 +157,59 @@ impl Cli {
     async fn fails(&self, args: &[&str]) -> Run {
         let out = self.run(args, &[]).await;
         assert_eq!(out.code, 2, "{args:?}: {}", out.all());
-        assert!(out.stderr.starts_with("error: "), "{}", out.all());
+        assert!(
+            out.stderr.lines().any(|l| l.starts_with("error: ")),
+            "{}",
+            out.all()
+        );
         out
+    }
+}
+
+/// How long one command may take before the test fails (a hang is a failure, not a wait).
+const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Runs `command` to its end, reading its output as it comes; kills it and fails the test when
+/// it outlives `COMMAND_DEADLINE`.
+fn run_with_deadline(mut command: Command, name: &str) -> Run {
+    let mut child = command.spawn().expect("modeltrail runs");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut text).expect("read the output");
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for modeltrail") {
+            break status;
+        }
+        if started.elapsed() > COMMAND_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} still ran after {COMMAND_DEADLINE:?}: killed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
     }
 }
 
@@ -566,6 +614,50 @@ async fn dataset_register_hashes_every_file_into_the_manifest_and_content_digest
         ("notes/readme.txt", b"collected 2024-06\n"),
     ]);
     assert!(out.stdout.contains(&expected), "{}", out.all());
+
+    // Many small files, empty ones among them: far more files than buffers in flight.
+    let many_dir = dir.path().join("many");
+    let many: Vec<(String, Vec<u8>)> = (0..40u8)
+        .map(|i| {
+            (
+                format!("part-{i:02}.csv"),
+                vec![b'a' + i % 26; usize::from(i)],
+            )
+        })
+        .collect();
+    for (path, bytes) in &many {
+        write(&many_dir.join(path), bytes);
+    }
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                many_dir.to_str().unwrap(),
+                "--name",
+                "parts",
+                "--version",
+                "1",
+                "--source",
+                "MES",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let data = &out.json()["data"];
+    let manifest = data["manifest"].as_array().unwrap();
+    assert_eq!(manifest.len(), many.len());
+    for (entry, (path, bytes)) in manifest.iter().zip(&many) {
+        assert_eq!(entry["path"], path.as_str());
+        assert_eq!(entry["sha256"], sha256_hex(bytes), "{path}");
+        assert_eq!(entry["size_bytes"], bytes.len(), "{path}");
+    }
+    let pairs: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    assert_eq!(data["content_digest"], canonical_digest(&pairs));
     s.stop().await;
 }
 
@@ -622,5 +714,57 @@ async fn dataset_register_names_a_missing_path_and_records_nothing() {
         "{}",
         out.all()
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_register_with_upload_has_the_server_profile_the_data() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = b"batch,hardness,site\n1,7.5,A\n2,,B\n3,8.25,A\n3,8.25,A\n";
+    write(&dir.path().join("train.csv"), csv);
+    write(&dir.path().join("README.txt"), b"not data\n");
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                dir.path().to_str().unwrap(),
+                "--name",
+                "tablets",
+                "--version",
+                "2024-06",
+                "--source",
+                "MES",
+                "--id",
+                "ds-tablets",
+                "--upload",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let answer = out.json();
+    assert_eq!(answer["created"]["id"], "ds-tablets", "{}", out.all());
+    let uploads = answer["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 1, "only the CSV is uploaded: {}", out.all());
+    assert_eq!(uploads[0]["path"], "train.csv");
+    let profile = &uploads[0]["answer"]["data"]["profile"];
+    assert_eq!(profile["rows"], 4, "{}", out.all());
+    assert_eq!(profile["duplicate_rows"], 1, "{}", out.all());
+    assert_eq!(profile["source"]["path"], "train.csv");
+    assert_eq!(profile["source"]["sha256"], sha256_hex(csv));
+
+    // The server's copy is the record's latest version.
+    let out = pipeline
+        .ok(
+            &["record", "get", "dataset_version", "ds-tablets", "--json"],
+            &[],
+        )
+        .await;
+    let shown = out.json();
+    assert_eq!(shown["version"], 2, "{}", out.all());
+    assert_eq!(shown["data"]["profile"]["rows"], 4, "{}", out.all());
     s.stop().await;
 }
