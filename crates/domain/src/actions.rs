@@ -22,6 +22,7 @@ pub const RECORD_CREATE: &str = "record.create";
 pub const RECORD_UPDATE: &str = "record.update";
 pub const RECORD_VOID: &str = "record.void";
 pub const RECORD_SIGN: &str = "record.sign";
+pub const RECORD_TRANSITION: &str = "record.transition";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,4 +147,13 @@ pub struct Signed {
     pub meaning: Meaning,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// `record.transition`: a record moved from one workflow state to the next. The event names
+/// the record at the version the step was taken on, and that version's leaf as its target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transitioned {
+    pub from: String,
+    pub to: String,
 }

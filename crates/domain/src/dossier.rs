@@ -19,6 +19,8 @@ pub struct Doc {
     /// The seq of the event that created the record (version 1).
     pub created_seq: u64,
     pub voided: bool,
+    /// The workflow state, for kinds that have a workflow.
+    pub state: Option<String>,
     pub data: Value,
     pub signatures: Vec<Manifestation>,
 }
@@ -166,6 +168,8 @@ const REFERENCE_FIELDS: &[(&str, &str)] = &[
     ("/reference_dataset", "dataset_version"),
     ("/code_version", "code_version"),
     ("/output_model_version", "model_version"),
+    ("/proposed_model_version", "model_version"),
+    ("/covered_by_pccp", "change_request"),
     ("/affected_model_versions", "model_version"),
     ("/test_datasets", "dataset_version"),
     ("/lineage/training_run", "training_run"),

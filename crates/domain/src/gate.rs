@@ -65,6 +65,7 @@ pub fn release_checklist(dossier: &Dossier) -> Checklist {
         conditions.push(explanation_recorded(dossier));
     }
     conditions.push(monitoring_plan_approved(dossier));
+    conditions.push(change_verified(dossier));
     conditions.push(released_by_qa(mv));
     Checklist {
         model_version: mv.id.clone(),
@@ -75,7 +76,7 @@ pub fn release_checklist(dossier: &Dossier) -> Checklist {
     }
 }
 
-fn condition(code: &'static str, detail: String, missing: Vec<String>) -> Condition {
+pub(crate) fn condition(code: &'static str, detail: String, missing: Vec<String>) -> Condition {
     Condition {
         code,
         met: missing.is_empty(),
@@ -390,6 +391,40 @@ fn monitoring_plan_approved(dossier: &Dossier) -> Condition {
         "a monitoring plan for the model version is approved".into(),
         missing,
     )
+}
+
+/// Workflow states of a change request whose implementation may be released.
+const CHANGE_DONE: &[&str] = &["verified", "closed"];
+
+/// A model version that implements a change (a change request's `proposed_model_version`) is
+/// released only once one such change is verified: approved (or pre-approved by a plan),
+/// implemented, re-validated and verified by QA. A first version no change names needs none.
+fn change_verified(dossier: &Dossier) -> Condition {
+    let requests: Vec<&Doc> = dossier
+        .for_version("change_request", "/proposed_model_version")
+        .collect();
+    let done = requests
+        .iter()
+        .any(|r| r.state.as_deref().is_some_and(|s| CHANGE_DONE.contains(&s)));
+    let missing = match done || requests.is_empty() {
+        true => Vec::new(),
+        false => requests
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} is `{}`: it must be verified before the version implementing it is \
+                     released",
+                    r.label(),
+                    r.state.as_deref().unwrap_or("draft")
+                )
+            })
+            .collect(),
+    };
+    let detail = match requests.is_empty() {
+        true => "no change request names the model version as its implementation",
+        false => "the change the model version implements is verified",
+    };
+    condition("change_verified", detail.into(), missing)
 }
 
 fn released_by_qa(mv: &Doc) -> Condition {

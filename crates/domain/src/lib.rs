@@ -4,6 +4,7 @@
 //! feeds it events and stores what it returns.
 
 pub mod actions;
+pub mod change_control;
 pub mod computed;
 pub mod criteria;
 pub mod diff;
@@ -17,3 +18,4 @@ pub mod roles;
 pub mod schemas;
 pub mod signature;
 pub mod validation;
+pub mod workflow;

@@ -12,6 +12,7 @@ use crate::actions::{self, LockCause, UserKind};
 use crate::dossier::references;
 use crate::roles::Role;
 use crate::signature::{Manifestation, Meaning};
+use crate::workflow::machine;
 
 /// A user as the log has made them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -52,7 +53,22 @@ pub struct VersionInfo {
     pub reason: Option<String>,
 }
 
-/// A record: its versions in order and every signature on any of them.
+/// One workflow step a record took: from which state to which, on which version, by whom.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TransitionInfo {
+    pub from: String,
+    pub to: String,
+    /// The record's version the step was taken on.
+    pub version: u64,
+    pub seq: u64,
+    pub timestamp: Timestamp,
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A record: its versions in order, every signature on any of them and, for kinds with a
+/// workflow, its state and the steps that led there.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordState {
     pub kind: String,
@@ -60,6 +76,11 @@ pub struct RecordState {
     pub voided: bool,
     pub versions: Vec<VersionInfo>,
     pub signatures: Vec<Manifestation>,
+    /// The workflow state, for kinds that have a workflow (`workflow::machine`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<TransitionInfo>,
 }
 
 impl RecordState {
@@ -289,6 +310,8 @@ impl Projection {
                     voided: false,
                     versions: Vec::new(),
                     signatures: Vec::new(),
+                    workflow: machine(&record.kind).map(|m| m.initial.to_owned()),
+                    transitions: Vec::new(),
                 });
                 if record.version != state.versions.len() as u64 + 1 {
                     return Err(err(format!(
@@ -339,6 +362,33 @@ impl Projection {
                     leaf: target,
                     seq: event.seq,
                     comment: p.comment,
+                });
+            }
+            actions::RECORD_TRANSITION => {
+                let p: actions::Transitioned = payload(event).map_err(err)?;
+                let record = event
+                    .record
+                    .as_ref()
+                    .ok_or_else(|| err("a transition names no record".into()))?;
+                let state = self
+                    .records
+                    .get_mut(&(record.kind.clone(), record.id.clone()))
+                    .ok_or_else(|| err("a transition of a record not in the log".into()))?;
+                if state.workflow.as_deref() != Some(p.from.as_str()) {
+                    return Err(err(format!(
+                        "a step from `{}` while the record is {:?}",
+                        p.from, state.workflow
+                    )));
+                }
+                state.workflow = Some(p.to.clone());
+                state.transitions.push(TransitionInfo {
+                    from: p.from,
+                    to: p.to,
+                    version: record.version,
+                    seq: event.seq,
+                    timestamp: at,
+                    actor: event.actor.clone(),
+                    reason: event.reason.clone(),
                 });
             }
             _ => {}

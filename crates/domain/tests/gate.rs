@@ -30,6 +30,7 @@ fn doc(kind: &str, id: &str, seq: u64, data: Value) -> Doc {
         seq,
         created_seq: seq,
         voided: false,
+        state: None,
         data,
         signatures: Vec::new(),
     }
@@ -132,7 +133,7 @@ fn a_complete_dossier_passes_and_the_version_is_approved() {
     let d = complete();
     let checklist = release_checklist(&d);
     assert!(checklist.ready, "{checklist:#?}");
-    assert_eq!(checklist.conditions.len(), 10);
+    assert_eq!(checklist.conditions.len(), 11);
     assert_eq!(status(&d), Status::Approved);
 }
 
@@ -181,6 +182,20 @@ fn each_missing_piece_fails_its_own_condition_and_names_what_is_missing() {
             "monitoring_plan_approved",
             |d| related_mut(d, "monitoring_plan").signatures.clear(),
             "monitoring_plan mp1 version 1: an approved signature",
+        ),
+        (
+            "change_verified",
+            |d| {
+                let mut change = doc(
+                    "change_request",
+                    "cr1",
+                    90,
+                    json!({"proposed_model_version": "mv1"}),
+                );
+                change.state = Some("approved".into());
+                d.related.push(change);
+            },
+            "change_request cr1 is `approved`",
         ),
         (
             "qa_release_signature",
@@ -245,7 +260,7 @@ fn low_risk_does_not_demand_fairness_or_explanation() {
         .retain(|r| r.kind != "fairness_assessment" && r.kind != "explanation");
     let checklist = release_checklist(&d);
     assert!(checklist.ready, "{checklist:#?}");
-    assert_eq!(checklist.conditions.len(), 8);
+    assert_eq!(checklist.conditions.len(), 9);
     // Without a risk assessment everything is demanded.
     d.model.as_mut().expect("model").data = json!({"name": "m"});
     assert!(unmet(&d).contains(&"explanation_recorded"));

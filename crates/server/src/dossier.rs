@@ -82,7 +82,7 @@ pub async fn gather(state: &Shared, id: &str) -> Result<Dossier, ApiError> {
 
 /// A record's latest content (for a voided record, the content it had before the void) and
 /// signatures.
-async fn doc(state: &Shared, record: &RecordState) -> Result<Doc, ApiError> {
+pub(crate) async fn doc(state: &Shared, record: &RecordState) -> Result<Doc, ApiError> {
     let head = record
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
@@ -100,6 +100,7 @@ async fn doc(state: &Shared, record: &RecordState) -> Result<Doc, ApiError> {
         seq: head.seq,
         created_seq: record.versions.first().map_or(head.seq, |v| v.seq),
         voided: record.voided,
+        state: record.workflow.clone(),
         data,
         signatures: record.signatures.clone(),
     })

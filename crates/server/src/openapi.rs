@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{
-    self, assessments, auth, datasets, ledger, records, release, users, validation,
+    self, assessments, auth, datasets, ledger, records, release, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -74,6 +74,8 @@ pub const BEARER: &str = "bearer";
         records::read_version,
         records::diff,
         records::sign,
+        workflow::transition,
+        workflow::workflow,
         release::readiness,
         release::deploy,
         validation::record,

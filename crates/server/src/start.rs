@@ -229,6 +229,7 @@ async fn prepare(
         record_types,
         verifier_key,
         metrics,
+        workflow_steps: tokio::sync::Mutex::new(()),
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

@@ -27,6 +27,8 @@ pub struct AppState {
     pub record_types: RecordTypes,
     pub verifier_key: String,
     pub metrics: Arc<Metrics>,
+    /// Held while a workflow step is checked and appended: one step at a time.
+    pub workflow_steps: tokio::sync::Mutex<()>,
 }
 
 impl AppState {

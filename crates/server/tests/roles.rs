@@ -160,6 +160,18 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
             Roles(WRITERS),
         ),
         (
+            Method::POST,
+            "/api/v1/records/change_request/nothing/transitions".into(),
+            Some(json!({"to": "submitted", "version": 1, "reason": "r"})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::GET,
+            "/api/v1/records/change_request/nothing/workflow".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
             Method::GET,
             "/api/v1/model-versions/none/release-readiness".into(),
             None,

@@ -10,6 +10,7 @@ pub(crate) mod records;
 pub(crate) mod release;
 pub(crate) mod users;
 pub(crate) mod validation;
+pub(crate) mod workflow;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
@@ -98,6 +99,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             M::POST,
             "/api/v1/records/{kind}/{id}/versions/{version}/signatures",
             records::sign,
+        ),
+        endpoint(
+            M::POST,
+            "/api/v1/records/{kind}/{id}/transitions",
+            workflow::transition,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/records/{kind}/{id}/workflow",
+            workflow::workflow,
         ),
         endpoint(
             M::GET,

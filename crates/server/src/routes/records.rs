@@ -58,7 +58,7 @@ fn client_data_error(e: ClientDataError) -> ApiError {
     ApiError::invalid(format!("data{}", e.field()), e.to_string())
 }
 
-fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, ApiError> {
+pub(crate) fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, ApiError> {
     known_type(state, kind)?;
     state
         .read()
@@ -87,7 +87,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 /// A record as every read shows it: the version asked for, its content, and every signature
 /// with its manifestation, marked when it applies to another version.
 /// `known` is the version's content when the caller has it, which saves reading the event back.
-async fn present(
+pub(crate) async fn present(
     state: &Shared,
     record: &RecordState,
     version: u64,
@@ -123,7 +123,7 @@ async fn present(
             v
         })
         .collect();
-    Ok(json!({
+    let mut answer = json!({
         "type": record.kind,
         "id": record.id,
         "version": version,
@@ -136,7 +136,11 @@ async fn present(
         "changed": {"by": info.actor.id, "name": info.actor.name, "at": info.timestamp,
                     "action": info.action, "reason": info.reason},
         "signatures": signatures,
-    }))
+    });
+    if let Some(workflow) = &record.workflow {
+        answer["workflow_state"] = json!(workflow);
+    }
+    Ok(answer)
 }
 
 /// Record types
@@ -247,6 +251,7 @@ pub async fn list(
                 "changed_at": head.map(|h| h.timestamp),
                 "changed_by": head.map(|h| h.actor.id.clone()),
                 "signatures": r.signatures.len(),
+                "workflow_state": r.workflow,
             })
         })
         .collect();
@@ -341,7 +346,7 @@ pub struct UpdateRequest {
 }
 
 /// Refuses a change to anything but the latest version of a live record.
-fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
+pub(crate) fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
     let latest = record.versions.len() as u64;
     if record.voided {
         return Err(ApiError::conflict(
@@ -365,6 +370,25 @@ fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Refuses a change to a record whose workflow has ended (closed, rejected, cancelled).
+fn check_open(record: &RecordState) -> Result<(), ApiError> {
+    let closed = record
+        .workflow
+        .as_deref()
+        .zip(modeltrail_domain::workflow::machine(&record.kind))
+        .filter(|(state, machine)| machine.is_terminal(state));
+    match closed {
+        Some((state, _)) => Err(ApiError::conflict(
+            "workflow_closed",
+            format!(
+                "{} `{}` is {state}: its workflow has ended and its content can no longer change",
+                record.kind, record.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Update a record
 ///
 /// A new version, with a reason, made from the latest one.
@@ -384,7 +408,7 @@ fn check_current(record: &RecordState, version: u64) -> Result<(), ApiError> {
         (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
         (status = 403, description = "`forbidden`: the caller's role may not write records; `password_change_required`: the caller must change their password first. Logged as `access.denied`.", body = ErrorBody),
         (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
-        (status = 409, description = "`stale_version`: the record has changed since the version given; `voided`: the record is voided.", body = ErrorBody),
+        (status = 409, description = "`stale_version`: the record has changed since the version given; `voided`: the record is voided; `workflow_closed`: its workflow has ended (closed, rejected, cancelled).", body = ErrorBody),
         (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
         (status = 422, description = "`invalid`: a field is missing, unknown or of the wrong type, the reason is empty, `data` does not meet the schema, or nothing changes; `field` names it.", body = ErrorBody),
     ),
@@ -400,6 +424,7 @@ pub async fn update(
     require_reason(&request.reason)?;
     let record = find(&state, &kind, &id)?;
     check_current(&record, request.version)?;
+    check_open(&record)?;
     state
         .record_types
         .validate(&kind, &request.data)
