@@ -94,7 +94,7 @@ pub enum FairnessFileError {
     Assessment {
         labels: String,
         predictions: String,
-        source: FairnessError,
+        source: Box<FairnessError>,
     },
 }
 
@@ -165,7 +165,7 @@ pub fn assess_file(
     .map_err(|source| FairnessFileError::Assessment {
         labels: columns.labels.clone(),
         predictions: columns.predictions.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok((report, inputs))
 }

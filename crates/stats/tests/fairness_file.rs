@@ -160,7 +160,9 @@ enum Column {
 
 fn parquet_column(values: &[Value]) -> Column {
     match values.first() {
-        Some(Value::Bool(_)) => Column::Boolean(values.iter().map(|v| v == &true).collect()),
+        Some(Value::Bool(_)) => {
+            Column::Boolean(values.iter().map(|v| v.as_bool() == Some(true)).collect())
+        }
         Some(Value::String(_)) => Column::Text(
             values
                 .iter()
@@ -476,10 +478,8 @@ fn a_label_that_is_not_binary_is_refused_as_the_json_upload_refuses_it() {
     assert!(
         matches!(
             &error,
-            FairnessFileError::Assessment {
-                source: FairnessError::NotBinary { .. },
-                ..
-            }
+            FairnessFileError::Assessment { source, .. }
+                if matches!(**source, FairnessError::NotBinary { .. })
         ),
         "{error:?}"
     );
