@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{
-    self, assessments, auth, datasets, ledger, records, release, users, validation,
+    self, assessments, auth, datasets, fairness_file, ledger, records, release, users, validation,
 };
 use crate::state::Shared;
 
@@ -79,6 +79,7 @@ pub const BEARER: &str = "bearer";
         validation::record,
         datasets::upload,
         assessments::fairness,
+        fairness_file::fairness_file,
         assessments::explanation,
         ledger::checkpoint,
         ledger::public_key,
