@@ -24,7 +24,7 @@ const COMPUTED: &[(&str, &[&str], &str)] = &[
             "/data",
             "/rows",
         ],
-        "POST /api/v1/fairness-assessments",
+        "POST /api/v1/fairness-assessments (or .../file with a CSV or Parquet file)",
     ),
     (
         "explanation",

@@ -22,7 +22,8 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{
-    self, assessments, auth, datasets, ledger, records, release, users, validation, workflow,
+    self, assessments, auth, datasets, fairness_file, ledger, records, release, users, validation,
+    workflow,
 };
 use crate::state::Shared;
 
@@ -81,6 +82,7 @@ pub const BEARER: &str = "bearer";
         validation::record,
         datasets::upload,
         assessments::fairness,
+        fairness_file::fairness_file,
         assessments::explanation,
         ledger::checkpoint,
         ledger::public_key,

@@ -114,3 +114,159 @@ async fn no_input_yields_a_server_error() {
     let _: Value = events;
     s.stop().await;
 }
+
+/// The fairness file upload reads `multipart/form-data`: broken forms, odd parts and names and
+/// random bytes under a multipart content type are each a 4xx in the one error shape, never a
+/// 5xx, and record nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_multipart_form_yields_a_server_error() {
+    let s = server_with(Backend::Sqlite, |c| c.upload_limit = 64 * 1024).await;
+    let admin = s.admin().await;
+    let dev = s.person(&admin, "dev", "developer").await;
+    // A model version to assess, so that the forms' files are read rather than refused first.
+    for (kind, id, data) in [
+        (
+            "model",
+            "m",
+            serde_json::json!({"name": "m", "owner": "dev", "intended_use": "Flags batches.",
+                "context_of_use": "Advisory.", "gamp_category": 5,
+                "risk": {"model_influence": "low", "decision_consequence": "low", "model_risk": "low"}}),
+        ),
+        (
+            "model_version",
+            "mv",
+            serde_json::json!({"model": "m", "version": "1",
+                "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]}),
+        ),
+    ] {
+        let (status, body) = s
+            .post(
+                &format!("/api/v1/records/{kind}"),
+                &dev,
+                serde_json::json!({"id": id, "data": data}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let boundary = "b0undary";
+    let part = |headers: &str, body: &[u8]| {
+        let mut bytes = format!("--{boundary}\r\n{headers}\r\n\r\n").into_bytes();
+        bytes.extend_from_slice(body);
+        bytes.extend_from_slice(b"\r\n");
+        bytes
+    };
+    let end = format!("--{boundary}--\r\n").into_bytes();
+    let record = br#"{"data": {"model_version": "mv", "sensitive_attributes": ["s"]}, "columns": {"labels": "y", "predictions": "p"}}"#;
+    let file = b"y,p,s\n1,1,a\n0,0,b\n";
+    let mut forms: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        end.clone(),
+        format!("--{boundary}\r\n").into_bytes(),
+        part("Content-Disposition: form-data", b"x"),
+        [
+            part("Content-Disposition: form-data; name=\"record\"", record),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part("Content-Disposition: form-data; name=\"\"", b"x"),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"\x01.csv\"",
+                file,
+            ),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part("Content-Disposition: form-data; name=\"record\"", record),
+            part(
+                &format!(
+                    "Content-Disposition: form-data; name=\"file\"; filename=\"{}\"",
+                    "n".repeat(5000)
+                ),
+                file,
+            ),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part(
+                "Content-Disposition: form-data; name=\"record\"",
+                b"\xff\xfe",
+            ),
+            part(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"f.csv\"",
+                file,
+            ),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part("Content-Disposition: form-data; name=\"record\"", record),
+            part(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"f.parquet\"",
+                b"PAR1\x00\x00\x00\x00garbagePAR1",
+            ),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part("Content-Disposition: form-data; name=\"record\"", record),
+            part(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"big.csv\"",
+                &vec![b'1'; 100 * 1024],
+            ),
+            end.clone(),
+        ]
+        .concat(),
+        [
+            part(
+                &format!(
+                    "Content-Disposition: form-data; name=\"{}\"",
+                    "x".repeat(20_000)
+                ),
+                b"x",
+            ),
+            end.clone(),
+        ]
+        .concat(),
+    ];
+    forms.extend(bodies());
+    let content_types = [
+        format!("multipart/form-data; boundary={boundary}"),
+        "multipart/form-data".to_owned(),
+        "multipart/form-data; boundary=".to_owned(),
+        "multipart/mixed; boundary=b0undary".to_owned(),
+    ];
+    let before = s.tree_size().await;
+    for content_type in &content_types {
+        for body in &forms {
+            let response = s
+                .http
+                .post(format!("{}/api/v1/fairness-assessments/file", s.base))
+                .bearer_auth(&dev)
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            assert!(
+                status.is_client_error(),
+                "{content_type} {:?}: {status} {answer}",
+                String::from_utf8_lossy(&body[..body.len().min(80)])
+            );
+            assert!(
+                answer["error"]["code"].is_string() && answer["error"]["message"].is_string(),
+                "{content_type}: {status} {answer}"
+            );
+        }
+    }
+    assert_eq!(s.tree_size().await, before, "nothing was recorded");
+    s.stop().await;
+}

@@ -197,6 +197,12 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
         ),
         (
             Method::POST,
+            "/api/v1/fairness-assessments/file".into(),
+            Some(json!({})),
+            Roles(WRITERS),
+        ),
+        (
+            Method::POST,
             "/api/v1/explanations".into(),
             Some(json!({})),
             Roles(WRITERS),

@@ -361,7 +361,7 @@ pub fn profile_csv(reader: impl Read) -> Result<DataProfile, ProfileError> {
 
 /// Profiles CSV read from a stream and keeps the set of its row digests.
 pub fn profile_csv_with_digests(reader: impl Read) -> Result<Profiled, ProfileError> {
-    read_csv(reader)?.finish()
+    read_csv(reader, Profiler::for_columns)?.finish()
 }
 
 /// The digest of every row of a CSV or Parquet file, in row order, repeats included.
@@ -389,9 +389,36 @@ pub fn shared_rows(a: &[RowDigest], b: &[RowDigest]) -> u64 {
 }
 
 fn read_any(bytes: &[u8]) -> Result<Profiler, ProfileError> {
+    read_any_into(bytes, Profiler::for_columns)
+}
+
+/// A column as a reader meets it, before any row: its name, and its type when the file
+/// declares one (Parquet; CSV types are inferred from the values).
+pub(crate) struct ColumnHead {
+    pub name: String,
+    pub declared: Option<ColumnType>,
+}
+
+/// Where a reader's rows go, cell by cell: the profiler, or another reader of the same files
+/// (the fairness columns of [`crate::fairness_file`]).
+pub(crate) trait RowSink {
+    fn start_row(&mut self);
+    /// The current row's cell of column `column` (in file order). `spelling` is the text it was
+    /// read from: the CSV cell as written; for Parquet, text values, `true` or `false`, and empty
+    /// for numbers and missing values.
+    fn push(&mut self, column: usize, cell: &CellValue<'_>, spelling: &str);
+    fn end_row(&mut self);
+}
+
+/// Reads a CSV or Parquet file (told apart by [`detect_format`]) into the sink `make` builds
+/// from the file's format and columns; `make` may refuse the columns.
+pub(crate) fn read_any_into<S: RowSink, E: From<ProfileError>>(
+    bytes: &[u8],
+    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+) -> Result<S, E> {
     match detect_format(bytes)? {
-        Format::Csv => read_csv(bytes),
-        Format::Parquet => read_parquet(bytes),
+        Format::Csv => read_csv(bytes, make),
+        Format::Parquet => read_parquet(bytes, make),
     }
 }
 
@@ -404,7 +431,7 @@ fn not_csv_or_parquet(why: &str) -> ProfileError {
 
 /// One cell's value, after missing values and the spelling of booleans and numbers were read.
 #[derive(Clone, Copy, Debug)]
-enum CellValue<'a> {
+pub(crate) enum CellValue<'a> {
     Missing,
     Boolean(bool),
     Integer(i64),
@@ -910,22 +937,42 @@ struct Profiler {
     digests: Vec<RowDigest>,
 }
 
-impl Profiler {
-    fn new(format: Format, columns: Vec<ColumnAccumulator>) -> Self {
-        Profiler {
-            format,
-            columns,
-            row: CanonicalRow::new(),
-            digests: Vec::new(),
-        }
-    }
-
+impl RowSink for Profiler {
     fn start_row(&mut self) {
         self.row.start();
     }
 
+    fn push(&mut self, column: usize, cell: &CellValue<'_>, spelling: &str) {
+        self.columns[column].push(cell, spelling);
+        match (self.format, cell) {
+            // A Parquet string that spells a number or a boolean is that value in a row digest;
+            // a CSV cell was read that way already.
+            (Format::Parquet, CellValue::Text(text)) => self.row.push(&classify_text(text)),
+            _ => self.row.push(cell),
+        }
+    }
+
     fn end_row(&mut self) {
         self.digests.push(self.row.digest());
+    }
+}
+
+impl Profiler {
+    /// A profiler of these columns: types declared by the file are kept, others inferred.
+    fn for_columns(format: Format, heads: Vec<ColumnHead>) -> Result<Self, ProfileError> {
+        let columns = heads
+            .into_iter()
+            .map(|head| match head.declared {
+                Some(kind) => ColumnAccumulator::declared(head.name, kind),
+                None => ColumnAccumulator::inferred(head.name),
+            })
+            .collect();
+        Ok(Profiler {
+            format,
+            columns,
+            row: CanonicalRow::new(),
+            digests: Vec::new(),
+        })
     }
 
     fn require_rows(&self) -> Result<(), ProfileError> {
@@ -966,7 +1013,10 @@ impl Profiler {
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-fn read_csv(reader: impl Read) -> Result<Profiler, ProfileError> {
+fn read_csv<S: RowSink, E: From<ProfileError>>(
+    reader: impl Read,
+    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+) -> Result<S, E> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -974,26 +1024,27 @@ fn read_csv(reader: impl Read) -> Result<Profiler, ProfileError> {
         .from_reader(reader);
     let names = read_csv_header(&mut csv)?;
     let width = names.len();
-    let columns = names
+    let heads = names
         .iter()
-        .map(|name| ColumnAccumulator::inferred(name.clone()))
+        .map(|name| ColumnHead {
+            name: name.clone(),
+            declared: None,
+        })
         .collect();
-    let mut profiler = Profiler::new(Format::Csv, columns);
+    let mut sink = make(Format::Csv, heads)?;
     // A `StringRecord` checks a whole ASCII record at once, then each field only if it must.
     let mut record = csv::StringRecord::new();
     let mut row = 0u64;
     while read_csv_record(&mut csv, &mut record, row + 1, &names)? {
         row += 1;
         check_record(&record, row, width, &names)?;
-        profiler.start_row();
+        sink.start_row();
         for (column, text) in record.iter().enumerate() {
-            let cell = classify_csv_cell(text);
-            profiler.columns[column].push(&cell, text);
-            profiler.row.push(&cell);
+            sink.push(column, &classify_csv_cell(text), text);
         }
-        profiler.end_row();
+        sink.end_row();
     }
-    Ok(profiler)
+    Ok(sink)
 }
 
 fn read_csv_record<R: Read>(
@@ -1269,16 +1320,20 @@ struct Leaf {
     max_definition: i16,
 }
 
-fn read_parquet(bytes: &[u8]) -> Result<Profiler, ProfileError> {
+fn read_parquet<S: RowSink, E: From<ProfileError>>(
+    bytes: &[u8],
+    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+) -> Result<S, E> {
     // The parquet crate can panic on some malformed files; an upload must not take the server.
-    catch_unwind(AssertUnwindSafe(|| read_parquet_unguarded(bytes))).unwrap_or_else(|_| {
-        Err(ProfileError::Parquet(
-            "the Parquet reader failed on this file".to_owned(),
-        ))
+    catch_unwind(AssertUnwindSafe(|| read_parquet_unguarded(bytes, make))).unwrap_or_else(|_| {
+        Err(ProfileError::Parquet("the Parquet reader failed on this file".to_owned()).into())
     })
 }
 
-fn read_parquet_unguarded(bytes: &[u8]) -> Result<Profiler, ProfileError> {
+fn read_parquet_unguarded<S: RowSink, E: From<ProfileError>>(
+    bytes: &[u8],
+    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+) -> Result<S, E> {
     let file = SerializedFileReader::new(Bytes::copy_from_slice(bytes)).map_err(parquet_error)?;
     let mut leaves = parquet_leaves(file.metadata().file_metadata().schema_descr())?;
     for index in 0..file.num_row_groups() {
@@ -1286,16 +1341,19 @@ fn read_parquet_unguarded(bytes: &[u8]) -> Result<Profiler, ProfileError> {
         check_codecs(group.as_ref(), &leaves)?;
     }
     settle_timestamp_styles(&file, &mut leaves)?;
-    let columns = leaves
+    let heads = leaves
         .iter()
-        .map(|leaf| ColumnAccumulator::declared(leaf.name.clone(), leaf.kind.column_type()))
+        .map(|leaf| ColumnHead {
+            name: leaf.name.clone(),
+            declared: Some(leaf.kind.column_type()),
+        })
         .collect();
-    let mut profiler = Profiler::new(Format::Parquet, columns);
+    let mut sink = make(Format::Parquet, heads)?;
     for index in 0..file.num_row_groups() {
         let group = file.get_row_group(index).map_err(parquet_error)?;
-        read_row_group(group.as_ref(), &leaves, &mut profiler)?;
+        read_row_group(group.as_ref(), &leaves, &mut sink)?;
     }
-    Ok(profiler)
+    Ok(sink)
 }
 
 fn parquet_leaves(schema: &SchemaDescriptor) -> Result<Vec<Leaf>, ProfileError> {
@@ -1319,7 +1377,7 @@ fn parquet_leaves(schema: &SchemaDescriptor) -> Result<Vec<Leaf>, ProfileError> 
 fn read_row_group(
     group: &dyn RowGroupReader,
     leaves: &[Leaf],
-    profiler: &mut Profiler,
+    sink: &mut impl RowSink,
 ) -> Result<(), ProfileError> {
     let mut readers = Vec::with_capacity(leaves.len());
     for (index, leaf) in leaves.iter().enumerate() {
@@ -1335,11 +1393,11 @@ fn read_row_group(
         }
         read += batch as u64;
         for _ in 0..batch {
-            profiler.start_row();
+            sink.start_row();
             for (column, reader) in readers.iter_mut().enumerate() {
-                reader.push_next(column, profiler)?;
+                reader.push_next(column, sink)?;
             }
-            profiler.end_row();
+            sink.end_row();
         }
     }
     if read != expected {
@@ -1545,15 +1603,14 @@ impl LeafReader {
         }
     }
 
-    /// Pushes the next row's cell of this column into the profiler.
-    fn push_next(&mut self, column: usize, profiler: &mut Profiler) -> Result<(), ProfileError> {
+    /// Pushes the next row's cell of this column into the sink.
+    fn push_next(&mut self, column: usize, sink: &mut impl RowSink) -> Result<(), ProfileError> {
         let row = self.next_row;
         self.next_row += 1;
         let present =
             self.max_definition == 0 || self.definitions.get(row) == Some(&self.max_definition);
         if !present {
-            profiler.columns[column].push(&CellValue::Missing, "");
-            profiler.row.push(&CellValue::Missing);
+            sink.push(column, &CellValue::Missing, "");
             return Ok(());
         }
         let index = self.next_value;
@@ -1565,11 +1622,7 @@ impl LeafReader {
             CellValue::Text(text) => text,
             _ => "",
         };
-        profiler.columns[column].push(&cell, spelling);
-        match cell {
-            CellValue::Text(text) => profiler.row.push(&classify_text(text)),
-            other => profiler.row.push(&other),
-        }
+        sink.push(column, &cell, spelling);
         Ok(())
     }
 

@@ -81,13 +81,7 @@ pub async fn fairness(
     validate_client_data(&state, "fairness_assessment", &mut data)?;
     let id = fresh_id(&state, "fairness_assessment", request.id)?;
     model_version_exists(&state, &data)?;
-    let attributes: Vec<String> = data["sensitive_attributes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let attributes = sensitive_attributes(&data);
     let mut sensitive = Vec::new();
     for attribute in &attributes {
         let values = request.sensitive.get(attribute).cloned().ok_or_else(|| {
@@ -111,19 +105,9 @@ pub async fn fairness(
     let labels = labels_from_json(&request.labels, "labels").map_err(invalid("labels"))?;
     let predictions =
         labels_from_json(&request.predictions, "predictions").map_err(invalid("predictions"))?;
-    let positive = match data.get("positive_label") {
-        Some(value) => {
-            Label::from_json(value, "positive_label", 0).map_err(invalid("data/positive_label"))?
-        }
-        None => Label::Number(1.0),
-    };
+    let positive = positive_label(&data)?;
     let report = assess(&labels, &predictions, &positive, &sensitive).map_err(invalid("labels"))?;
-
-    let criteria = criteria_list(&data, "criteria")
-        .map_err(|(field, message)| ApiError::invalid(format!("data{field}"), message))?;
-    let facts = FactsFn(|r: &Reference| fairness_fact(&report, r));
-    let evaluation = evaluate_all(&criteria, &facts)
-        .map_err(|e| ApiError::invalid("data/criteria", e.to_string()))?;
+    record_figures(&mut data, &report)?;
 
     let inputs = json!({
         "labels": request.labels,
@@ -131,11 +115,6 @@ pub async fn fairness(
         "sensitive": request.sensitive,
     });
     let (inputs_digest, report_digest) = store_blobs(&state, &inputs, &json!(report)).await?;
-    data["rows"] = json!(report.rows);
-    data["groups"] = json!(groups_of(&report));
-    data["disparities"] = json!(disparities_of(&report));
-    data["criteria_results"] = json!(evaluation.criteria_results);
-    data["passed"] = json!(evaluation.passed);
     data["data"] = json!({"inputs": inputs_digest, "report": report_digest});
     let answer = create(
         &state,
@@ -147,6 +126,43 @@ pub async fn fairness(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The names in `data.sensitive_attributes` (the schema has checked them).
+pub(crate) fn sensitive_attributes(data: &Value) -> Vec<String> {
+    data["sensitive_attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `data.positive_label`, 1 when not given.
+pub(crate) fn positive_label(data: &Value) -> Result<Label, ApiError> {
+    match data.get("positive_label") {
+        Some(value) => Label::from_json(value, "positive_label", 0)
+            .map_err(|e| ApiError::invalid("data/positive_label", e.to_string())),
+        None => Ok(Label::Number(1.0)),
+    }
+}
+
+/// Evaluates the assessment's criteria on the report and writes the computed fields (`rows`,
+/// `groups`, `disparities`, `criteria_results`, `passed`) into its data; 422 naming the
+/// criterion that does not parse or names an unknown figure.
+pub(crate) fn record_figures(data: &mut Value, report: &FairnessReport) -> Result<(), ApiError> {
+    let criteria = criteria_list(data, "criteria")
+        .map_err(|(field, message)| ApiError::invalid(format!("data{field}"), message))?;
+    let facts = FactsFn(|r: &Reference| fairness_fact(report, r));
+    let evaluation = evaluate_all(&criteria, &facts)
+        .map_err(|e| ApiError::invalid("data/criteria", e.to_string()))?;
+    data["rows"] = json!(report.rows);
+    data["groups"] = json!(groups_of(report));
+    data["disparities"] = json!(disparities_of(report));
+    data["criteria_results"] = json!(evaluation.criteria_results);
+    data["passed"] = json!(evaluation.passed);
+    Ok(())
 }
 
 /// A figure a fairness criterion names: `name` over the intersection, `name[attribute=a]`
@@ -334,7 +350,7 @@ pub async fn explanation(
 }
 
 /// Stores two JSON documents as blobs (a null one is skipped); their digests.
-async fn store_blobs(
+pub(crate) async fn store_blobs(
     state: &Shared,
     first: &Value,
     second: &Value,

@@ -5,6 +5,7 @@ pub(crate) mod assessments;
 pub(crate) mod auth;
 pub(crate) mod computed;
 pub(crate) mod datasets;
+pub(crate) mod fairness_file;
 pub(crate) mod ledger;
 pub(crate) mod records;
 pub(crate) mod release;
@@ -127,6 +128,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/fairness-assessments",
             assessments::fairness,
         ),
+        endpoint(
+            M::POST,
+            fairness_file::FILE_PATH,
+            fairness_file::fairness_file,
+        ),
         endpoint(M::POST, "/api/v1/explanations", assessments::explanation),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
@@ -143,7 +149,8 @@ pub fn router(state: Shared) -> Router {
         .into_iter()
         .fold(Router::new(), |router, e| {
             // Uploads of data files take the larger limit; everything else the JSON one.
-            let handler = match e.path == datasets::UPLOAD_PATH {
+            let upload = [datasets::UPLOAD_PATH, fairness_file::FILE_PATH].contains(&e.path);
+            let handler = match upload {
                 true => e.handler.layer(DefaultBodyLimit::max(upload_limit)),
                 false => e.handler,
             };
