@@ -169,6 +169,7 @@ async fn register_dataset(server: &ServerArgs, args: RegisterArgs) -> anyhow::Re
                 "uploaded {} ({} bytes): {RECORD_TYPE} {id} is now version {}",
                 file.manifest_path, file.size_bytes, answer["version"]
             );
+            println!("  {}", profile_line(&answer));
         }
         uploads.push(json!({ "path": file.manifest_path, "answer": answer }));
     }
@@ -594,6 +595,19 @@ impl<'a> Uploader<'a> {
             file.manifest_path
         )))
     }
+}
+
+/// What the profile in an upload's answer covers: `profile: 5 rows from 2 files`.
+fn profile_line(answer: &Value) -> String {
+    let profile = &answer["data"]["profile"];
+    let files = profile["source"].as_array().map_or(1, Vec::len);
+    let rows = profile["rows"]
+        .as_u64()
+        .map_or_else(|| "?".to_owned(), |rows| rows.to_string());
+    format!(
+        "profile: {rows} rows from {files} file{}",
+        if files == 1 { "" } else { "s" }
+    )
 }
 
 /// Whether the server refused a request body as too large.

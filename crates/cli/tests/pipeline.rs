@@ -8,7 +8,7 @@
 
 use modeltrail_server::{start, Running, ServerConfig};
 use modeltrail_store::StoreConfig;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
@@ -753,8 +753,12 @@ async fn dataset_register_with_upload_has_the_server_profile_the_data() {
     let profile = &uploads[0]["answer"]["data"]["profile"];
     assert_eq!(profile["rows"], 4, "{}", out.all());
     assert_eq!(profile["duplicate_rows"], 1, "{}", out.all());
-    assert_eq!(profile["source"]["path"], "train.csv");
-    assert_eq!(profile["source"]["sha256"], sha256_hex(csv));
+    assert_eq!(
+        profile["source"],
+        json!([{"path": "train.csv", "sha256": sha256_hex(csv), "bytes": csv.len()}]),
+        "{}",
+        out.all()
+    );
 
     // The server's copy is the record's latest version.
     let out = pipeline
@@ -766,5 +770,92 @@ async fn dataset_register_with_upload_has_the_server_profile_the_data() {
     let shown = out.json();
     assert_eq!(shown["version"], 2, "{}", out.all());
     assert_eq!(shown["data"]["profile"]["rows"], 4, "{}", out.all());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_register_with_upload_of_two_parts_has_the_combined_profile() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("tablets");
+    std::fs::create_dir(&parts).unwrap();
+    let first = b"batch,hardness,site\n1,7.5,A\n2,,B\n".as_slice();
+    let second = b"batch,hardness,site\n3,8.25,A\n1,7.5,A\n4,9,C\n".as_slice();
+    write(&parts.join("part-000.csv"), first);
+    write(&parts.join("part-001.csv"), second);
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                parts.to_str().unwrap(),
+                "--name",
+                "tablets",
+                "--version",
+                "2024-07",
+                "--source",
+                "MES",
+                "--id",
+                "ds-parts",
+                "--upload",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let answer = out.json();
+    let uploads = answer["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 2, "both parts are uploaded: {}", out.all());
+    assert_eq!(uploads[0]["answer"]["data"]["profile"]["rows"], 2);
+    let profile = &uploads[1]["answer"]["data"]["profile"];
+    assert_eq!(uploads[1]["answer"]["version"], 3, "{}", out.all());
+    assert_eq!(profile["rows"], 5, "{}", out.all());
+    assert_eq!(profile["duplicate_rows"], 1, "a row repeated across parts");
+    let hardness = &profile["columns"][1];
+    assert_eq!(hardness["missing"], 1, "{hardness}");
+    assert_eq!(hardness["numeric"]["max"], 9.0, "{hardness}");
+    assert_eq!(hardness["numeric"]["p50"], 7.875, "{hardness}");
+    assert_eq!(
+        profile["source"],
+        json!([
+            {"path": "part-000.csv", "sha256": sha256_hex(first), "bytes": first.len()},
+            {"path": "part-001.csv", "sha256": sha256_hex(second), "bytes": second.len()}
+        ]),
+        "{}",
+        out.all()
+    );
+
+    let out = pipeline
+        .ok(
+            &["record", "get", "dataset_version", "ds-parts", "--json"],
+            &[],
+        )
+        .await;
+    assert_eq!(out.json()["data"]["profile"]["rows"], 5, "{}", out.all());
+
+    // Without --json each upload says what the profile now covers.
+    let out = pipeline
+        .ok(
+            &[
+                "dataset",
+                "register",
+                parts.to_str().unwrap(),
+                "--name",
+                "tablets",
+                "--version",
+                "2024-08",
+                "--source",
+                "MES",
+                "--id",
+                "ds-parts-again",
+                "--upload",
+            ],
+            &[],
+        )
+        .await;
+    let text = out.all();
+    assert!(text.contains("profile: 2 rows from 1 file"), "{text}");
+    assert!(text.contains("profile: 5 rows from 2 files"), "{text}");
     s.stop().await;
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::dossier::{Doc, Dossier};
+use crate::profiled::unprofiled_data_files;
 use crate::risk::{stored_model_risk, Demands, Level};
 
 /// The role whose approval releases a model version.
@@ -121,8 +122,9 @@ fn intended_use_approved(dossier: &Dossier) -> Condition {
     condition("intended_use_approved", detail.into(), missing)
 }
 
-/// Whether a dataset version's readiness assessment passes: a server-computed profile, every
-/// readiness check passed, and an approval of the version that holds them.
+/// Whether a dataset version's readiness assessment passes: a server-computed profile covering
+/// every CSV and Parquet file of its manifest, every readiness check passed, and an approval of
+/// the version that holds them.
 fn readiness_gaps(dataset: &Doc) -> Vec<String> {
     let label = dataset.label();
     if dataset.voided {
@@ -131,6 +133,14 @@ fn readiness_gaps(dataset: &Doc) -> Vec<String> {
     let mut gaps = Vec::new();
     if dataset.data.get("profile").is_none() {
         gaps.push(format!("{label}: a data profile computed from its data"));
+    } else {
+        let unprofiled = unprofiled_data_files(&dataset.data);
+        if !unprofiled.is_empty() {
+            gaps.push(format!(
+                "{label}: a data profile covering every data file (not uploaded yet: {})",
+                unprofiled.join(", ")
+            ));
+        }
     }
     let failing: Vec<String> = dataset
         .data

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 use crate::criteria::{Criterion, EvalError, FactError, FactsFn, Reference};
+use crate::profiled::profiled_files;
 
 /// Why a result cannot be evaluated against its protocol.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -225,7 +226,8 @@ pub struct Independence {
     pub method: String,
 }
 
-/// The digests a dataset version's content is known by: its content digest and each file's.
+/// The digests a dataset version's content is known by: its content digest and each file's,
+/// those its manifest lists and those its profile was computed from.
 pub fn file_digests(dataset: &Value) -> BTreeSet<String> {
     let mut digests = BTreeSet::new();
     if let Some(d) = dataset.get("content_digest").and_then(Value::as_str) {
@@ -241,6 +243,7 @@ pub fn file_digests(dataset: &Value) -> BTreeSet<String> {
             digests.insert(d.to_owned());
         }
     }
+    digests.extend(profiled_files(dataset).into_iter().map(|file| file.sha256));
     digests
 }
 
@@ -342,6 +345,23 @@ mod tests {
         let i = independence(&test, &train, None);
         assert!(!i.independent);
         assert_eq!(i.shared_files, vec!["f1".to_owned()]);
+        let second_part = vec![(
+            "test".to_owned(),
+            json!({"content_digest": "dd", "profile": {"source": [
+                {"path": "t.csv", "sha256": "f3", "bytes": 1},
+                {"path": "u.csv", "sha256": "f2", "bytes": 1}
+            ]}}),
+        )];
+        let train_parts = vec![(
+            "train".to_owned(),
+            json!({"content_digest": "ee", "manifest": [{"sha256": "f1"}, {"sha256": "f2"}]}),
+        )];
+        let i = independence(&second_part, &train_parts, Some(0));
+        assert!(
+            !i.independent,
+            "a file profiled for the test data is a training file"
+        );
+        assert_eq!(i.shared_files, vec!["f2".to_owned()]);
         let clean = vec![("test".to_owned(), json!({"content_digest": "cc"}))];
         assert!(independence(&clean, &train, Some(0)).independent);
         assert!(!independence(&clean, &train, Some(3)).independent);

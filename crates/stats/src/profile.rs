@@ -50,6 +50,18 @@
 //! is taken as the shortest decimal that reads back as it (what a CSV writer prints), so the
 //! float `0.1` equals the CSV cell `0.1`. Column names are not part of a row.
 //!
+//! # Tables of several files
+//! [`TableProfiler`] profiles several files ("parts", e.g. `part-000.csv`, `part-001.parquet`)
+//! as the one table their rows make when concatenated in the order given: every part must have
+//! the same columns in the same order ([`ProfileError::ColumnsDiffer`] names the ones that are
+//! not), and rows, missing rates, quantiles, category counts, duplicate rows (across parts too)
+//! and the digest set are those of all the rows. CSV parts alone give exactly the profile of
+//! their concatenated file (one header). When Parquet parts are among them, a column's type is
+//! the widest of each Parquet part's schema type and, if any part is CSV, the type all its values
+//! read as (`integer` and `number` widen to `number`, any other pair to `string`); a profile of
+//! both formats has the format `mixed`. Parts are read one at a time, so only the part being read
+//! need be in memory.
+//!
 //! `duplicate_rows` counts rows whose digest equals an earlier row's. The digest set kept for the
 //! independence check is sorted and without repeats ([`RowDigestSet`]), and [`shared_rows`]
 //! intersects two of them.
@@ -114,12 +126,14 @@ const UTF8_BOM: &str = "\u{feff}";
 // ---------------------------------------------------------------------------------------------
 // Public types
 
-/// The two formats a dataset file may have.
+/// The two formats a dataset file may have, and the format of a profile read from both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,
     Parquet,
+    /// A profile's only, never a file's: its parts are CSV and Parquet.
+    Mixed,
 }
 
 /// A column's type, inferred from the values (CSV) or read from the schema (Parquet).
@@ -136,6 +150,17 @@ impl ColumnType {
     /// Whether the column has a numeric summary (integer or number).
     pub fn is_numeric(self) -> bool {
         matches!(self, ColumnType::Integer | ColumnType::Number)
+    }
+
+    /// The type of a column that holds values of both types: `integer` and `number` widen to
+    /// `number`, any other two different types to `string`.
+    fn widest(self, other: ColumnType) -> ColumnType {
+        match (self, other) {
+            _ if self == other => self,
+            (ColumnType::Integer, ColumnType::Number)
+            | (ColumnType::Number, ColumnType::Integer) => ColumnType::Number,
+            _ => ColumnType::String,
+        }
     }
 
     fn name(self) -> &'static str {
@@ -273,6 +298,22 @@ pub enum ProfileError {
     NestedColumn(String),
     #[error("Parquet column {0:?} holds binary values that are not UTF-8 text")]
     BinaryColumn(String),
+    #[error(
+        "{part} has the columns {found:?}, but {first} has {expected:?}: the parts of a table \
+         have the same columns in the same order (differing: {})",
+        differing.join(", ")
+    )]
+    ColumnsDiffer {
+        /// The part whose columns differ.
+        part: String,
+        /// The first part, whose columns the others must have.
+        first: String,
+        expected: Vec<String>,
+        found: Vec<String>,
+        /// The columns only one of the two has, or, when both have the same ones, those that
+        /// stand at different places.
+        differing: Vec<String>,
+    },
 }
 
 /// Why a named fact could not be read from a profile.
@@ -351,7 +392,70 @@ pub fn profile(bytes: &[u8]) -> Result<DataProfile, ProfileError> {
 
 /// Profiles a CSV or Parquet file and keeps the set of its row digests.
 pub fn profile_with_digests(bytes: &[u8]) -> Result<Profiled, ProfileError> {
-    read_any(bytes)?.finish()
+    let mut profiler = Profiler::new(ONE_FILE);
+    read_any(bytes, &mut profiler)?;
+    profiler.finish()
+}
+
+/// Profiles several CSV or Parquet files, each named for errors, as one table (see
+/// [`TableProfiler`]).
+pub fn profile_parts<'a>(
+    parts: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Profiled, ProfileError> {
+    let mut table = TableProfiler::new();
+    for (name, bytes) in parts {
+        table = table.add(name, bytes)?;
+    }
+    table.finish()
+}
+
+/// Profiles a table stored as several files (parts), read one after the other: the profile
+/// and row-digest set are those of the rows of all the parts, in the order they were added.
+/// Each `add` takes the profiler and gives it back, so that one whose part failed (a malformed
+/// file, columns that differ) cannot be finished as if the part had not been read.
+pub struct TableProfiler {
+    profiler: Profiler,
+}
+
+impl Default for TableProfiler {
+    fn default() -> Self {
+        TableProfiler::new()
+    }
+}
+
+impl TableProfiler {
+    /// A profiler that has read no part yet.
+    pub fn new() -> Self {
+        TableProfiler {
+            profiler: Profiler::new(""),
+        }
+    }
+
+    /// Reads one more part, a CSV or Parquet file held in memory; `name` (its path, say) names
+    /// it in errors.
+    pub fn add(mut self, name: &str, bytes: &[u8]) -> Result<Self, ProfileError> {
+        self.profiler.part = name.to_owned();
+        read_any(bytes, &mut self.profiler)?;
+        Ok(self)
+    }
+
+    /// Reads one more part, CSV from a stream.
+    pub fn add_csv(mut self, name: &str, reader: impl Read) -> Result<Self, ProfileError> {
+        self.profiler.part = name.to_owned();
+        read_csv(reader, &mut self.profiler)?;
+        Ok(self)
+    }
+
+    /// How many parts were read.
+    pub fn parts(&self) -> usize {
+        self.profiler.parts
+    }
+
+    /// The profile of all the rows read, and their digest set; an error when there were no
+    /// parts, no columns or no rows.
+    pub fn finish(self) -> Result<Profiled, ProfileError> {
+        self.profiler.finish()
+    }
 }
 
 /// Profiles CSV read from a stream (header row, comma separator, RFC 4180 quoting).
@@ -361,12 +465,15 @@ pub fn profile_csv(reader: impl Read) -> Result<DataProfile, ProfileError> {
 
 /// Profiles CSV read from a stream and keeps the set of its row digests.
 pub fn profile_csv_with_digests(reader: impl Read) -> Result<Profiled, ProfileError> {
-    read_csv(reader, Profiler::for_columns)?.finish()
+    let mut profiler = Profiler::new(ONE_FILE);
+    read_csv(reader, &mut profiler)?;
+    profiler.finish()
 }
 
 /// The digest of every row of a CSV or Parquet file, in row order, repeats included.
 pub fn row_digests(bytes: &[u8]) -> Result<Vec<RowDigest>, ProfileError> {
-    let profiler = read_any(bytes)?;
+    let mut profiler = Profiler::new(ONE_FILE);
+    read_any(bytes, &mut profiler)?;
     profiler.require_rows()?;
     Ok(profiler.digests)
 }
@@ -388,8 +495,15 @@ pub fn shared_rows(a: &[RowDigest], b: &[RowDigest]) -> u64 {
     shared
 }
 
-fn read_any(bytes: &[u8]) -> Result<Profiler, ProfileError> {
-    read_any_into(bytes, Profiler::for_columns)
+/// The name a lone file goes by in errors.
+const ONE_FILE: &str = "the file";
+
+fn read_any<S: PartSink>(bytes: &[u8], sink: &mut S) -> Result<(), S::Error> {
+    match detect_format(bytes)? {
+        Format::Csv => read_csv(bytes, sink),
+        Format::Parquet => read_parquet(bytes, sink),
+        Format::Mixed => Err(not_csv_or_parquet("a file is either CSV or Parquet").into()),
+    }
 }
 
 /// A column as a reader meets it, before any row: its name, and its type when the file
@@ -410,16 +524,87 @@ pub(crate) trait RowSink {
     fn end_row(&mut self);
 }
 
+/// A sink told of each file (part) before its rows: its format and columns, which it may
+/// refuse.
+pub(crate) trait PartSink: RowSink {
+    type Error: From<ProfileError>;
+    fn begin_part(&mut self, format: Format, heads: Vec<ColumnHead>) -> Result<(), Self::Error>;
+}
+
+/// A sink built from the first file's format and columns by `make`; one file only.
+struct BuiltSink<S, F> {
+    make: Option<F>,
+    sink: Option<S>,
+}
+
+impl<S: RowSink, F> RowSink for BuiltSink<S, F> {
+    fn start_row(&mut self) {
+        if let Some(sink) = &mut self.sink {
+            sink.start_row();
+        }
+    }
+    fn push(&mut self, column: usize, cell: &CellValue<'_>, spelling: &str) {
+        if let Some(sink) = &mut self.sink {
+            sink.push(column, cell, spelling);
+        }
+    }
+    fn end_row(&mut self) {
+        if let Some(sink) = &mut self.sink {
+            sink.end_row();
+        }
+    }
+}
+
+impl<S, E, F> PartSink for BuiltSink<S, F>
+where
+    S: RowSink,
+    E: From<ProfileError>,
+    F: FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+{
+    type Error = E;
+    fn begin_part(&mut self, format: Format, heads: Vec<ColumnHead>) -> Result<(), E> {
+        let make = self.make.take().ok_or_else(|| {
+            ProfileError::Parquet("one file is read into this sink, not several".to_owned())
+        })?;
+        self.sink = Some(make(format, heads)?);
+        Ok(())
+    }
+}
+
 /// Reads a CSV or Parquet file (told apart by [`detect_format`]) into the sink `make` builds
 /// from the file's format and columns; `make` may refuse the columns.
 pub(crate) fn read_any_into<S: RowSink, E: From<ProfileError>>(
     bytes: &[u8],
     make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
 ) -> Result<S, E> {
-    match detect_format(bytes)? {
-        Format::Csv => read_csv(bytes, make),
-        Format::Parquet => read_parquet(bytes, make),
+    let mut built = BuiltSink {
+        make: Some(make),
+        sink: None,
+    };
+    read_any(bytes, &mut built)?;
+    built
+        .sink
+        .ok_or_else(|| ProfileError::Parquet("the file was not read".to_owned()).into())
+}
+
+/// The columns that keep two parts' column lists from being equal: those only one has, or,
+/// when they have the same ones, those at different places.
+fn differing_columns(expected: &[String], found: &[String]) -> Vec<String> {
+    let mut only_one: Vec<String> = expected
+        .iter()
+        .filter(|name| !found.contains(name))
+        .chain(found.iter().filter(|name| !expected.contains(name)))
+        .cloned()
+        .collect();
+    if only_one.is_empty() {
+        only_one = expected
+            .iter()
+            .zip(found)
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a.clone())
+            .collect();
     }
+    only_one
 }
 
 fn not_csv_or_parquet(why: &str) -> ProfileError {
@@ -663,7 +848,10 @@ enum Observed {
 /// Gathers one column's values while rows are read.
 struct ColumnAccumulator {
     name: String,
+    /// The widest type the schemas of the Parquet parts read so far declare.
     declared: Option<ColumnType>,
+    /// Whether a CSV part was read, whose values tell the type.
+    inferred: bool,
     missing: u64,
     observed: Observed,
 }
@@ -674,6 +862,7 @@ impl ColumnAccumulator {
         ColumnAccumulator {
             name,
             declared: None,
+            inferred: true,
             missing: 0,
             observed: Observed::Numbers {
                 values: Vec::new(),
@@ -698,8 +887,22 @@ impl ColumnAccumulator {
         ColumnAccumulator {
             name,
             declared: Some(kind),
+            inferred: false,
             missing: 0,
             observed,
+        }
+    }
+
+    /// Takes in that the next part is CSV (`None`) or Parquet declaring `kind`.
+    fn next_part(&mut self, kind: Option<ColumnType>) {
+        match kind {
+            None => self.inferred = true,
+            Some(kind) => {
+                self.declared = Some(self.declared.map_or(kind, |seen| seen.widest(kind)));
+                if !kind.is_numeric() {
+                    self.become_categorical();
+                }
+            }
         }
     }
 
@@ -729,7 +932,17 @@ impl ColumnAccumulator {
         } = &mut self.observed
         {
             *all_boolean &= matches!(cell, CellValue::Boolean(_));
-            count_category(counts, spelling);
+            match (spelling, cell) {
+                // A Parquet number has no spelling; it counts under its canonical one when a
+                // CSV part made its column categorical.
+                ("", CellValue::Integer(value)) => {
+                    count_category(counts, &number_spelling(*value as f64, true))
+                }
+                ("", CellValue::Number(value)) => {
+                    count_category(counts, &number_spelling(*value, false))
+                }
+                _ => count_category(counts, spelling),
+            }
         }
     }
 
@@ -752,9 +965,15 @@ impl ColumnAccumulator {
     }
 
     fn kind(&self) -> ColumnType {
-        if let Some(kind) = self.declared {
-            return kind;
+        match (self.declared, self.inferred) {
+            (Some(kind), false) => kind,
+            (Some(kind), true) => kind.widest(self.inferred_kind()),
+            (None, _) => self.inferred_kind(),
         }
+    }
+
+    /// The type the values seen say.
+    fn inferred_kind(&self) -> ColumnType {
         match &self.observed {
             Observed::Numbers {
                 values,
@@ -766,8 +985,11 @@ impl ColumnAccumulator {
         }
     }
 
-    fn finish(self, rows: u64) -> ColumnProfile {
+    fn finish(mut self, rows: u64) -> ColumnProfile {
         let kind = self.kind();
+        if !kind.is_numeric() {
+            self.become_categorical();
+        }
         let mut profile = ColumnProfile {
             name: self.name,
             kind,
@@ -929,51 +1151,82 @@ fn summarize_categories(counts: HashMap<Box<str>, u64>) -> CategorySummary {
 // ---------------------------------------------------------------------------------------------
 // The profiler: rows in, profile out
 
-/// Reads rows into column accumulators and row digests.
+/// Reads rows, of one part or several, into column accumulators and row digests.
 struct Profiler {
-    format: Format,
+    /// The format of the parts read so far (`None` before the first).
+    format: Option<Format>,
     columns: Vec<ColumnAccumulator>,
     row: CanonicalRow,
     digests: Vec<RowDigest>,
-}
-
-impl RowSink for Profiler {
-    fn start_row(&mut self) {
-        self.row.start();
-    }
-
-    fn push(&mut self, column: usize, cell: &CellValue<'_>, spelling: &str) {
-        self.columns[column].push(cell, spelling);
-        match (self.format, cell) {
-            // A Parquet string that spells a number or a boolean is that value in a row digest;
-            // a CSV cell was read that way already.
-            (Format::Parquet, CellValue::Text(text)) => self.row.push(&classify_text(text)),
-            _ => self.row.push(cell),
-        }
-    }
-
-    fn end_row(&mut self) {
-        self.digests.push(self.row.digest());
-    }
+    /// How many parts were begun.
+    parts: usize,
+    /// The format of the part being read.
+    part_format: Format,
+    /// The name of the part being read, and of the first part, for errors.
+    part: String,
+    first_part: String,
 }
 
 impl Profiler {
-    /// A profiler of these columns: types declared by the file are kept, others inferred.
-    fn for_columns(format: Format, heads: Vec<ColumnHead>) -> Result<Self, ProfileError> {
-        let columns = heads
-            .into_iter()
-            .map(|head| match head.declared {
-                Some(kind) => ColumnAccumulator::declared(head.name, kind),
-                None => ColumnAccumulator::inferred(head.name),
-            })
-            .collect();
-        Ok(Profiler {
-            format,
-            columns,
+    fn new(part: &str) -> Self {
+        Profiler {
+            format: None,
+            columns: Vec::new(),
             row: CanonicalRow::new(),
             digests: Vec::new(),
-        })
+            parts: 0,
+            part_format: Format::Csv,
+            part: part.to_owned(),
+            first_part: String::new(),
+        }
     }
+
+    /// Starts a part with these columns: CSV (`kinds` is `None`) or Parquet with the types its
+    /// schema declares. The first part sets the columns; every later one must have the same.
+    fn begin_part_of(
+        &mut self,
+        format: Format,
+        names: &[String],
+        kinds: Option<&[ColumnType]>,
+    ) -> Result<(), ProfileError> {
+        self.part_format = format;
+        let kind_of = |index: usize| kinds.and_then(|kinds| kinds.get(index).copied());
+        let Some(seen) = self.format else {
+            self.columns = names
+                .iter()
+                .enumerate()
+                .map(|(index, name)| match kind_of(index) {
+                    Some(kind) => ColumnAccumulator::declared(name.clone(), kind),
+                    None => ColumnAccumulator::inferred(name.clone()),
+                })
+                .collect();
+            self.format = Some(format);
+            self.parts = 1;
+            self.first_part = self.part.clone();
+            return Ok(());
+        };
+        let same = self.columns.len() == names.len()
+            && self.columns.iter().zip(names).all(|(c, n)| c.name == *n);
+        if !same {
+            let expected: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+            return Err(ProfileError::ColumnsDiffer {
+                part: self.part.clone(),
+                first: self.first_part.clone(),
+                differing: differing_columns(&expected, names),
+                expected,
+                found: names.to_vec(),
+            });
+        }
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            column.next_part(kind_of(index));
+        }
+        if seen != format {
+            self.format = Some(Format::Mixed);
+        }
+        self.parts += 1;
+        Ok(())
+    }
+
 
     fn require_rows(&self) -> Result<(), ProfileError> {
         if self.columns.is_empty() {
@@ -981,8 +1234,9 @@ impl Profiler {
         }
         if self.digests.is_empty() {
             let described_by = match self.format {
-                Format::Csv => "header",
-                Format::Parquet => "schema",
+                Some(Format::Csv) | None => "header",
+                Some(Format::Parquet) => "schema",
+                Some(Format::Mixed) => "header and schema",
             };
             return Err(ProfileError::NoRows {
                 described_by,
@@ -997,7 +1251,7 @@ impl Profiler {
         let rows = self.digests.len() as u64;
         let digests = RowDigestSet::from_digests(self.digests);
         let profile = DataProfile {
-            format: self.format,
+            format: self.format.unwrap_or(Format::Csv),
             rows,
             duplicate_rows: rows - digests.len() as u64,
             columns: self
@@ -1010,13 +1264,39 @@ impl Profiler {
     }
 }
 
+impl RowSink for Profiler {
+    fn start_row(&mut self) {
+        self.row.start();
+    }
+
+    fn push(&mut self, column: usize, cell: &CellValue<'_>, spelling: &str) {
+        self.columns[column].push(cell, spelling);
+        match (self.part_format, cell) {
+            // A Parquet string that spells a number or a boolean is that value in a row digest;
+            // a CSV cell was read that way already.
+            (Format::Parquet, CellValue::Text(text)) => self.row.push(&classify_text(text)),
+            _ => self.row.push(cell),
+        }
+    }
+
+    fn end_row(&mut self) {
+        self.digests.push(self.row.digest());
+    }
+}
+
+impl PartSink for Profiler {
+    type Error = ProfileError;
+    fn begin_part(&mut self, format: Format, heads: Vec<ColumnHead>) -> Result<(), ProfileError> {
+        let names: Vec<String> = heads.iter().map(|h| h.name.clone()).collect();
+        let kinds: Option<Vec<ColumnType>> = heads.iter().map(|h| h.declared).collect();
+        self.begin_part_of(format, &names, kinds.as_deref())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-fn read_csv<S: RowSink, E: From<ProfileError>>(
-    reader: impl Read,
-    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
-) -> Result<S, E> {
+fn read_csv<S: PartSink>(reader: impl Read, sink: &mut S) -> Result<(), S::Error> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -1031,7 +1311,7 @@ fn read_csv<S: RowSink, E: From<ProfileError>>(
             declared: None,
         })
         .collect();
-    let mut sink = make(Format::Csv, heads)?;
+    sink.begin_part(Format::Csv, heads)?;
     // A `StringRecord` checks a whole ASCII record at once, then each field only if it must.
     let mut record = csv::StringRecord::new();
     let mut row = 0u64;
@@ -1040,11 +1320,12 @@ fn read_csv<S: RowSink, E: From<ProfileError>>(
         check_record(&record, row, width, &names)?;
         sink.start_row();
         for (column, text) in record.iter().enumerate() {
-            sink.push(column, &classify_csv_cell(text), text);
+            let cell = classify_csv_cell(text);
+            sink.push(column, &cell, text);
         }
         sink.end_row();
     }
-    Ok(sink)
+    Ok(())
 }
 
 fn read_csv_record<R: Read>(
@@ -1320,20 +1601,14 @@ struct Leaf {
     max_definition: i16,
 }
 
-fn read_parquet<S: RowSink, E: From<ProfileError>>(
-    bytes: &[u8],
-    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
-) -> Result<S, E> {
+fn read_parquet<S: PartSink>(bytes: &[u8], sink: &mut S) -> Result<(), S::Error> {
     // The parquet crate can panic on some malformed files; an upload must not take the server.
-    catch_unwind(AssertUnwindSafe(|| read_parquet_unguarded(bytes, make))).unwrap_or_else(|_| {
+    catch_unwind(AssertUnwindSafe(|| read_parquet_unguarded(bytes, sink))).unwrap_or_else(|_| {
         Err(ProfileError::Parquet("the Parquet reader failed on this file".to_owned()).into())
     })
 }
 
-fn read_parquet_unguarded<S: RowSink, E: From<ProfileError>>(
-    bytes: &[u8],
-    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
-) -> Result<S, E> {
+fn read_parquet_unguarded<S: PartSink>(bytes: &[u8], sink: &mut S) -> Result<(), S::Error> {
     let file = SerializedFileReader::new(Bytes::copy_from_slice(bytes)).map_err(parquet_error)?;
     let mut leaves = parquet_leaves(file.metadata().file_metadata().schema_descr())?;
     for index in 0..file.num_row_groups() {
@@ -1348,12 +1623,12 @@ fn read_parquet_unguarded<S: RowSink, E: From<ProfileError>>(
             declared: Some(leaf.kind.column_type()),
         })
         .collect();
-    let mut sink = make(Format::Parquet, heads)?;
+    sink.begin_part(Format::Parquet, heads)?;
     for index in 0..file.num_row_groups() {
         let group = file.get_row_group(index).map_err(parquet_error)?;
-        read_row_group(group.as_ref(), &leaves, &mut sink)?;
+        read_row_group(group.as_ref(), &leaves, sink)?;
     }
-    Ok(sink)
+    Ok(())
 }
 
 fn parquet_leaves(schema: &SchemaDescriptor) -> Result<Vec<Leaf>, ProfileError> {

@@ -1,15 +1,19 @@
-//! Dataset data over HTTP: a dataset version's data file is uploaded, checked against the
-//! digest its record declares, kept as a blob, and profiled by the server; the readiness checks
-//! declared with the dataset are evaluated against the profile, and the profile, the verdicts
-//! and the digest of the file's row-digest set become the dataset version's next version.
+//! Dataset data over HTTP: a dataset version's data files are uploaded one by one, each checked
+//! against the digest its record declares and kept as a blob; after each, the server profiles
+//! every file uploaded so far as one table (read back from the blob directory one at a time, in
+//! manifest order), evaluates the readiness checks declared with the dataset against that
+//! profile, and records the profile, the files it covers, the verdicts and the digest of the
+//! rows' digest set as the dataset version's next version.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use modeltrail_domain::actions;
 use modeltrail_domain::criteria::{Criterion, FactError, FactsFn, Reference};
+use modeltrail_domain::profiled::{profiled_files, ProfiledFile};
 use modeltrail_domain::roles::Permission;
-use modeltrail_stats::profile::{profile_with_digests, DataProfile};
+use modeltrail_stats::profile::{DataProfile, ProfileError, TableProfiler};
+use modeltrail_store::blobs::BlobStore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -35,12 +39,15 @@ pub struct UploadQuery {
 
 /// Upload and profile a dataset version's data
 ///
-/// The body is the data file itself (CSV with a header row, or Parquet). Its SHA-256 must be
-/// the one the dataset version declares (the manifest entry for `path`, or the content digest
-/// when there is no manifest). The server profiles it (rows, column types, missing rates,
-/// numeric summaries and quantiles, category counts, duplicate rows), evaluates each readiness
-/// check's `criterion` against the profile, stores the file and its row-digest set as blobs,
-/// and records all of it as the dataset version's next version.
+/// The body is one data file (CSV with a header row, or Parquet). Its SHA-256 must be the one
+/// the dataset version declares (the manifest entry for `path`, or the content digest when
+/// there is no manifest). Each upload adds a file: the server profiles every file uploaded so
+/// far as one table (the same columns in the same order; CSV and Parquet may mix): rows, column
+/// types, missing rates, numeric summaries and quantiles, category counts, duplicate rows across
+/// files. It evaluates each readiness check's `criterion` against that profile, stores the file
+/// and the row-digest set of all rows as blobs, and records the profile (its `source` lists the
+/// files it covers, `row_digests` names the digest-set blob) as the dataset version's next
+/// version.
 #[utoipa::path(
     post,
     operation_id = "upload_dataset_data",
@@ -54,9 +61,9 @@ pub struct UploadQuery {
         (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
         (status = 403, description = "`forbidden`: the caller's role may not write records. Logged as `access.denied`.", body = ErrorBody),
         (status = 404, description = "`not_found`: no such dataset version.", body = ErrorBody),
-        (status = 409, description = "`voided`: the dataset version is voided; `already_profiled`: it was profiled from another file.", body = ErrorBody),
+        (status = 409, description = "`voided`: the dataset version is voided; `already_profiled`: the profile already covers this file.", body = ErrorBody),
         (status = 413, description = "`too_large`: the file is larger than the upload limit.", body = ErrorBody),
-        (status = 422, description = "`invalid`: the file is not CSV or Parquet, is empty or malformed, or does not match the declared digest; `field` names the part at fault.", body = ErrorBody),
+        (status = 422, description = "`invalid`: the file is not CSV or Parquet, is empty or malformed, does not match the declared digest, or its columns differ from the other files' (named); `field` names the part at fault. Nothing is recorded.", body = ErrorBody),
     ),
 )]
 pub async fn upload(
@@ -85,39 +92,41 @@ pub async fn upload(
     let mut data = state.event(head.seq).await?.payload;
     let sha256 = hex::encode(Sha256::digest(&body));
     let path = declared_path(&data, query.path.as_deref(), &sha256)?;
-    if let Some(earlier) = data.pointer("/profile/source/path").and_then(Value::as_str) {
-        if earlier != path {
-            return Err(ApiError::conflict(
-                "already_profiled",
-                format!(
-                    "dataset_version `{id}` was profiled from {earlier}; a dataset version is \
-                     profiled from one data file: register {path} as a dataset version of its own"
-                ),
-            ));
-        }
+    let mut files = profiled_files(&data);
+    if let Some(earlier) = files.iter().find(|file| file.path == path) {
+        return Err(ApiError::conflict(
+            "already_profiled",
+            format!(
+                "{path} is already profiled for dataset_version `{id}` (as {}); the profile \
+                 covers {}",
+                earlier.sha256,
+                files
+                    .iter()
+                    .map(|file| file.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
+    files.push(ProfiledFile {
+        path: path.clone(),
+        sha256: sha256.clone(),
+        bytes: body.len() as u64,
+    });
+    let order = manifest_order(&data);
+    files.sort_by_key(|file| order.iter().position(|listed| *listed == file.path));
 
     let blobs = state.blobs.clone();
-    let (profile, row_digests) = tokio::task::spawn_blocking(move || {
-        let profiled = profile_with_digests(&body)
-            .map_err(|e| ApiError::invalid("body", format!("the data file: {e}")))?;
-        blobs.put(&body).map_err(ApiError::internal)?;
-        let digests = blobs
-            .put(&profiled.digests.to_bytes())
-            .map_err(ApiError::internal)?;
-        Ok::<_, ApiError>((profiled.profile, digests))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let table_files = files.clone();
+    let (profile, row_digests) =
+        tokio::task::spawn_blocking(move || profile_files(&blobs, &table_files, &sha256, &body))
+            .await
+            .map_err(ApiError::internal)??;
 
     let checks = evaluate_checks(&data, &profile);
     let mut profile_json = json!(profile);
-    profile_json["source"] = json!({
-        "path": path,
-        "sha256": sha256,
-        "bytes": body_len(&data, &path).unwrap_or_default(),
-        "row_digests": row_digests,
-    });
+    profile_json["source"] = Value::Array(files.iter().map(ProfiledFile::to_json).collect());
+    profile_json["row_digests"] = json!(row_digests);
     data["profile"] = profile_json;
     if let Some(checks) = checks {
         data["quality_checks"] = checks;
@@ -130,7 +139,12 @@ pub async fn upload(
     let reason = query
         .reason
         .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| format!("data profiled by the server from {path} ({sha256})"));
+        .unwrap_or_else(|| {
+            format!(
+                "data profiled by the server from {} file(s), {path} added",
+                files.len()
+            )
+        });
     let answer = next
         .append(&state, &who, actions::RECORD_UPDATE, data, reason)
         .await?;
@@ -197,14 +211,56 @@ fn declared_path(data: &Value, path: Option<&str>, sha256: &str) -> Result<Strin
     Ok(path.to_owned())
 }
 
-/// The size the manifest declares for `path`, if any.
-fn body_len(data: &Value, path: &str) -> Option<u64> {
-    data.get("manifest")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("path").and_then(Value::as_str) == Some(path))?
-        .get("size_bytes")?
-        .as_u64()
+/// The manifest's paths in its order (empty without a manifest).
+fn manifest_order(data: &Value) -> Vec<String> {
+    data.get("manifest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("path").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Profiles `files` as one table, reading each from the blob directory (one at a time) except
+/// the one just uploaded (`body`, SHA-256 `sha256`); when it profiles, stores the upload and the
+/// row-digest set of all rows, returning the profile and the digest set's blob digest. Nothing
+/// is stored when profiling fails.
+fn profile_files(
+    blobs: &BlobStore,
+    files: &[ProfiledFile],
+    sha256: &str,
+    body: &[u8],
+) -> Result<(DataProfile, String), ApiError> {
+    let mut table = TableProfiler::new();
+    for file in files {
+        let refused = |e: ProfileError| match e {
+            ProfileError::ColumnsDiffer { .. } => ApiError::invalid("body", e.to_string()),
+            _ => ApiError::invalid("body", format!("the data file {}: {e}", file.path)),
+        };
+        table = if file.sha256 == sha256 {
+            table.add(&file.path, body).map_err(refused)?
+        } else {
+            let stored = blobs
+                .get(&file.sha256)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| {
+                    ApiError::internal(format!(
+                        "the blob of profiled data file {} ({}) is missing",
+                        file.path, file.sha256
+                    ))
+                })?;
+            table.add(&file.path, &stored).map_err(refused)?
+        };
+    }
+    let profiled = table
+        .finish()
+        .map_err(|e| ApiError::invalid("body", format!("the data: {e}")))?;
+    blobs.put(body).map_err(ApiError::internal)?;
+    let digests = blobs
+        .put(&profiled.digests.to_bytes())
+        .map_err(ApiError::internal)?;
+    Ok((profiled.profile, digests))
 }
 
 /// Each declared readiness check with a criterion, evaluated against the profile: `passed`, the

@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use modeltrail_domain::profiled::row_digests_blob;
 use modeltrail_domain::roles::Permission;
 use modeltrail_domain::validation::{evaluate_result, independence, ValidationError};
 use modeltrail_stats::profile::RowDigestSet;
@@ -160,11 +161,7 @@ async fn shared_rows(
     test: &[(String, Value)],
     training: &[(String, Value)],
 ) -> Result<Option<u64>, ApiError> {
-    let digest_of = |data: &Value| {
-        data.pointer("/profile/source/row_digests")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let digest_of = |data: &Value| row_digests_blob(data).map(str::to_owned);
     let test_sets: Option<Vec<String>> = test.iter().map(|(_, d)| digest_of(d)).collect();
     let train_sets: Option<Vec<String>> = training.iter().map(|(_, d)| digest_of(d)).collect();
     let (Some(test_sets), Some(train_sets)) = (test_sets, train_sets) else {
