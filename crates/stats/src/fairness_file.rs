@@ -309,7 +309,9 @@ impl Slot {
             (_, CellValue::Missing) => {
                 self.missing = missing(&match format {
                     Format::Csv => format!("the cell is {spelling:?}, which reads as missing"),
-                    Format::Parquet => "the value is null or not a finite number".to_owned(),
+                    Format::Parquet | Format::Mixed => {
+                        "the value is null or not a finite number".to_owned()
+                    }
                 })
             }
             (Role::Sensitive, CellValue::Text("")) => {

@@ -1227,7 +1227,6 @@ impl Profiler {
         Ok(())
     }
 
-
     fn require_rows(&self) -> Result<(), ProfileError> {
         if self.columns.is_empty() {
             return Err(ProfileError::NoColumns);

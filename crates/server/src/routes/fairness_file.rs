@@ -143,6 +143,7 @@ pub async fn fairness_file(
     let format = match inputs.format {
         Format::Csv => "csv",
         Format::Parquet => "parquet",
+        Format::Mixed => "mixed",
     };
     data["data"] = json!({
         "inputs": file_digest,
