@@ -10,11 +10,12 @@
 //! every bound holds for the metrics of every re-validation result, and, with `same_code`, the
 //! new model version is trained from the same commit as the version it replaces.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::dossier::Doc;
 use crate::gate::{condition, Condition, RELEASING_ROLE};
 use crate::signature::Meaning;
+use crate::validation::evaluate_result;
 
 /// Workflow states in which an approved plan stays in force.
 const PLAN_IN_FORCE: &[&str] = &[
@@ -134,10 +135,7 @@ fn approved(file: &ChangeFile, today: &str) -> Condition {
     let request = &file.request;
     let detail = "QA approved the request (an `approved` signature on its current version), or \
                   a predetermined change control plan in force covers it (covered_by_pccp)";
-    if request
-        .current_signatures(Meaning::Approved)
-        .any(|s| s.role == RELEASING_ROLE)
-    {
+    if request.approval_by(RELEASING_ROLE).is_some() {
         return condition("change_approved", detail.into(), Vec::new());
     }
     let mut missing = vec![format!(
@@ -178,10 +176,7 @@ pub fn plan_covers(request: &Doc, plan: Option<&Doc>, today: &str) -> Result<(),
     if !PLAN_IN_FORCE.contains(&state) {
         gaps.push(format!("is `{state}`, not approved"));
     }
-    if !plan
-        .current_signatures(Meaning::Approved)
-        .any(|s| s.role == RELEASING_ROLE)
-    {
+    if plan.approval_by(RELEASING_ROLE).is_none() {
         gaps.push(format!(
             "version {}: an `approved` signature by {RELEASING_ROLE}",
             plan.version
@@ -299,7 +294,8 @@ fn revalidation_passed(file: &ChangeFile) -> Condition {
     condition("revalidation_passed", detail.into(), missing)
 }
 
-/// Every bound of the covering plan holds for every re-validation result's overall metrics.
+/// Every bound of the covering plan holds for every re-validation result's metrics: the bounds
+/// are criteria (metric, op, threshold) evaluated as a protocol's acceptance criteria are.
 fn within_plan_bounds(file: &ChangeFile) -> Condition {
     let detail = "every bound of the covering plan holds for the new model version's \
                   re-validation results";
@@ -310,6 +306,9 @@ fn within_plan_bounds(file: &ChangeFile) -> Condition {
             vec!["the covering plan (not recorded)".into()],
         );
     };
+    let bounds = json!({
+        "acceptance_criteria": plan.data.pointer("/pccp/bounds").cloned().unwrap_or(json!([]))
+    });
     let results: Vec<&Doc> = file
         .request
         .texts("/revalidation/protocols")
@@ -317,64 +316,41 @@ fn within_plan_bounds(file: &ChangeFile) -> Condition {
         .flat_map(|p| results_for(file, p))
         .collect();
     let mut missing = Vec::new();
-    let bounds = plan
-        .data
-        .pointer("/pccp/bounds")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for bound in &bounds {
-        let metric = bound.get("metric").and_then(Value::as_str).unwrap_or("");
-        let op = bound.get("op").and_then(Value::as_str).unwrap_or("");
-        let Some(threshold) = bound.get("threshold").and_then(Value::as_f64) else {
-            continue;
-        };
-        let mut seen = false;
-        for result in &results {
-            for value in overall_metric(result, metric) {
-                seen = true;
-                if !holds(value, op, threshold) {
+    if results.is_empty() {
+        missing.push(
+            "a re-validation result of the new model version to hold the plan's bounds against"
+                .into(),
+        );
+    }
+    for result in results {
+        let metrics = result.data.get("metrics").unwrap_or(&Value::Null);
+        match evaluate_result(&bounds, metrics) {
+            Ok(evaluation) => {
+                for failed in evaluation
+                    .criteria_results
+                    .iter()
+                    .filter(|c| c["passed"] == json!(false))
+                {
+                    let used: Vec<String> = failed["values"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|v| {
+                            format!("{} = {}", v["reference"].as_str().unwrap_or(""), v["value"])
+                        })
+                        .collect();
                     missing.push(format!(
-                        "{}: {metric} = {value} is outside the plan's bound {metric} {op} \
-                         {threshold}",
-                        result.label()
+                        "{}: {} is outside the plan's bound {}",
+                        result.label(),
+                        used.join(", "),
+                        failed["criterion"].as_str().unwrap_or("")
                     ));
                 }
             }
-        }
-        if !seen {
-            missing.push(format!(
-                "a re-validation result reporting {metric} (the plan bounds it: {metric} {op} \
-                 {threshold})"
-            ));
+            Err(e) => missing.push(format!("{}: the plan's bounds: {e}", result.label())),
         }
     }
     condition("within_plan_bounds", detail.into(), missing)
-}
-
-/// The values a result reports for `metric` without a subgroup.
-fn overall_metric<'a>(result: &'a Doc, metric: &'a str) -> impl Iterator<Item = f64> + 'a {
-    result
-        .data
-        .get("metrics")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(move |m| {
-            m.get("metric").and_then(Value::as_str) == Some(metric) && m.get("subgroup").is_none()
-        })
-        .filter_map(|m| m.get("value").and_then(Value::as_f64))
-}
-
-fn holds(value: f64, op: &str, threshold: f64) -> bool {
-    match op {
-        ">=" => value >= threshold,
-        ">" => value > threshold,
-        "<=" => value <= threshold,
-        "<" => value < threshold,
-        "==" => value == threshold,
-        _ => false,
-    }
 }
 
 /// The commit a model version was trained from: its lineage's code version, or its training

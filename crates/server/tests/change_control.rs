@@ -15,37 +15,6 @@ on_both_backends!(
     a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside,
 );
 
-async fn create(s: &TestServer, token: &str, kind: &str, id: &str, data: Value) -> Value {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}"),
-            token,
-            json!({"id": id, "data": data}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{kind} {id}: {body}");
-    body
-}
-
-async fn sign(
-    s: &TestServer,
-    token: &str,
-    user: &str,
-    kind: &str,
-    id: &str,
-    version: u64,
-    meaning: &str,
-) {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}/{id}/versions/{version}/signatures"),
-            token,
-            json!({"meaning": meaning, "username": user, "password": password_of(user)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{meaning} {kind} {id}: {body}");
-}
-
 async fn step(
     s: &TestServer,
     token: &str,
@@ -126,13 +95,16 @@ fn change(category: &str, proposed: Option<&str>) -> Value {
 
 /// A model, two code versions (commits a and b), mv1 and an approved protocol `auc >= 0.8`.
 async fn set_up(s: &TestServer, dev: &str, qa: &str) {
-    create(s, dev, "model", "m1", model()).await;
-    create(s, dev, "code_version", "cv-a", code_version('a')).await;
-    create(s, dev, "code_version", "cv-a2", code_version('a')).await;
-    create(s, dev, "code_version", "cv-b", code_version('b')).await;
-    create(s, dev, "model_version", "mv1", model_version("1", "cv-a")).await;
-    create(
-        s,
+    s.create(dev, "model", "m1", model()).await;
+    s.create(dev, "code_version", "cv-a", code_version('a'))
+        .await;
+    s.create(dev, "code_version", "cv-a2", code_version('a'))
+        .await;
+    s.create(dev, "code_version", "cv-b", code_version('b'))
+        .await;
+    s.create(dev, "model_version", "mv1", model_version("1", "cv-a"))
+        .await;
+    s.create(
         dev,
         "validation_protocol",
         "vp1",
@@ -140,7 +112,8 @@ async fn set_up(s: &TestServer, dev: &str, qa: &str) {
                "acceptance_criteria": [{"id": "AC-1", "criterion": "auc >= 0.8"}]}),
     )
     .await;
-    sign(s, qa, "qa", "validation_protocol", "vp1", 1, "approved").await;
+    s.sign(qa, "qa", "validation_protocol", "vp1", 1, "approved")
+        .await;
 }
 
 async fn result(s: &TestServer, dev: &str, id: &str, mv: &str, auc: f64) {
@@ -162,7 +135,9 @@ async fn a_change_request_walks_its_workflow_and_refuses_illegal_steps(backend: 
     let qa = s.person(&admin, "qa", "qa").await;
     set_up(&s, &dev, &qa).await;
 
-    let created = create(&s, &dev, "change_request", "cr1", change("algorithm", None)).await;
+    let created = s
+        .create(&dev, "change_request", "cr1", change("algorithm", None))
+        .await;
     assert_eq!(created["workflow_state"], "draft", "{created}");
 
     // Illegal steps name the state and where it can go; nothing is written.
@@ -240,7 +215,8 @@ async fn a_change_request_walks_its_workflow_and_refuses_illegal_steps(backend: 
         "{body}"
     );
 
-    sign(&s, &qa, "qa", "change_request", "cr1", 1, "approved").await;
+    s.sign(&qa, "qa", "change_request", "cr1", 1, "approved")
+        .await;
     moved(&s, &dev, "cr1", 1, "approved").await;
     moved(&s, &dev, "cr1", 1, "in_implementation").await;
     let (status, body) = step(&s, &dev, "cr1", 1, "implemented").await;
@@ -248,7 +224,8 @@ async fn a_change_request_walks_its_workflow_and_refuses_illegal_steps(backend: 
     assert_eq!(codes, ["change_implemented"]);
     assert!(missing.contains("proposed_model_version"), "{missing}");
 
-    create(&s, &dev, "model_version", "mv2", model_version("2", "cv-b")).await;
+    s.create(&dev, "model_version", "mv2", model_version("2", "cv-b"))
+        .await;
     let (status, body) = s
         .put(
             "/api/v1/records/change_request/cr1",
@@ -291,7 +268,8 @@ async fn a_change_request_walks_its_workflow_and_refuses_illegal_steps(backend: 
         "{missing}"
     );
     result(&s, &dev, "vr-pass", "mv2", 0.9).await;
-    sign(&s, &qa, "qa", "change_request", "cr1", 2, "verified").await;
+    s.sign(&qa, "qa", "change_request", "cr1", 2, "verified")
+        .await;
     moved(&s, &dev, "cr1", 2, "verified").await;
     let (_, ready) = s
         .get("/api/v1/model-versions/mv2/release-readiness", &qa)
@@ -370,15 +348,10 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     let dev = s.person(&admin, "dev", "developer").await;
     let qa = s.person(&admin, "qa", "qa").await;
     set_up(&s, &dev, &qa).await;
-    create(
-        &s,
-        &dev,
-        "model_version",
-        "mv2",
-        model_version("2", "cv-a2"),
-    )
-    .await;
-    create(&s, &dev, "model_version", "mv3", model_version("3", "cv-b")).await;
+    s.create(&dev, "model_version", "mv2", model_version("2", "cv-a2"))
+        .await;
+    s.create(&dev, "model_version", "mv3", model_version("3", "cv-b"))
+        .await;
 
     // The plan: retraining with the same code, AUC at least 0.85, approved by QA.
     let mut plan = change("retraining", None);
@@ -386,12 +359,13 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     plan["affected_model_versions"] = json!([]);
     plan["pccp"] = json!({"allowed_changes": ["retraining"], "same_code": true,
         "bounds": [{"metric": "auc", "op": ">=", "threshold": 0.85}], "valid_until": "2099-12-31"});
-    create(&s, &dev, "change_request", "plan", plan.clone()).await;
+    s.create(&dev, "change_request", "plan", plan.clone()).await;
 
     // A covered request before the plan is in force: its approval names the gaps.
     let mut covered = change("retraining", Some("mv2"));
     covered["covered_by_pccp"] = json!("plan");
-    create(&s, &dev, "change_request", "cr-retrain", covered.clone()).await;
+    s.create(&dev, "change_request", "cr-retrain", covered.clone())
+        .await;
     moved(&s, &dev, "cr-retrain", 1, "submitted").await;
     let (status, body) = step(&s, &dev, "cr-retrain", 1, "approved").await;
     let (_, missing) = refused(status, &body);
@@ -405,7 +379,8 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     );
 
     moved(&s, &dev, "plan", 1, "submitted").await;
-    sign(&s, &qa, "qa", "change_request", "plan", 1, "approved").await;
+    s.sign(&qa, "qa", "change_request", "plan", 1, "approved")
+        .await;
     moved(&s, &dev, "plan", 1, "approved").await;
 
     // In force, it pre-approves the retraining: no approval signature on the request itself.
@@ -413,7 +388,8 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     moved(&s, &dev, "cr-retrain", 1, "in_implementation").await;
     moved(&s, &dev, "cr-retrain", 1, "implemented").await;
     result(&s, &dev, "vr-mv2", "mv2", 0.83).await;
-    sign(&s, &qa, "qa", "change_request", "cr-retrain", 1, "verified").await;
+    s.sign(&qa, "qa", "change_request", "cr-retrain", 1, "verified")
+        .await;
     // The protocol's own criterion passes (0.83 >= 0.8) but the plan's bound does not.
     let (status, body) = step(&s, &dev, "cr-retrain", 1, "verified").await;
     let (codes, missing) = refused(status, &body);
@@ -438,7 +414,7 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     // A category the plan does not allow needs QA's own approval.
     let mut algorithm = change("algorithm", Some("mv3"));
     algorithm["covered_by_pccp"] = json!("plan");
-    create(&s, &dev, "change_request", "cr-algo", algorithm).await;
+    s.create(&dev, "change_request", "cr-algo", algorithm).await;
     moved(&s, &dev, "cr-algo", 1, "submitted").await;
     let (status, body) = step(&s, &dev, "cr-algo", 1, "approved").await;
     let (_, missing) = refused(status, &body);
@@ -452,13 +428,15 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     // Retraining from other code falls outside a same-code plan.
     let mut other_code = change("retraining", Some("mv3"));
     other_code["covered_by_pccp"] = json!("plan");
-    create(&s, &dev, "change_request", "cr-code", other_code).await;
+    s.create(&dev, "change_request", "cr-code", other_code)
+        .await;
     moved(&s, &dev, "cr-code", 1, "submitted").await;
     moved(&s, &dev, "cr-code", 1, "approved").await;
     moved(&s, &dev, "cr-code", 1, "in_implementation").await;
     moved(&s, &dev, "cr-code", 1, "implemented").await;
     result(&s, &dev, "vr-mv3", "mv3", 0.95).await;
-    sign(&s, &qa, "qa", "change_request", "cr-code", 1, "verified").await;
+    s.sign(&qa, "qa", "change_request", "cr-code", 1, "verified")
+        .await;
     let (status, body) = step(&s, &dev, "cr-code", 1, "verified").await;
     let (codes, missing) = refused(status, &body);
     assert_eq!(codes, ["same_code"], "{missing}");
@@ -473,13 +451,14 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
     // An expired plan covers nothing.
     let mut expired = plan;
     expired["pccp"]["valid_until"] = json!("2020-01-01");
-    create(&s, &dev, "change_request", "plan-old", expired).await;
+    s.create(&dev, "change_request", "plan-old", expired).await;
     moved(&s, &dev, "plan-old", 1, "submitted").await;
-    sign(&s, &qa, "qa", "change_request", "plan-old", 1, "approved").await;
+    s.sign(&qa, "qa", "change_request", "plan-old", 1, "approved")
+        .await;
     moved(&s, &dev, "plan-old", 1, "approved").await;
     let mut late = change("retraining", Some("mv2"));
     late["covered_by_pccp"] = json!("plan-old");
-    create(&s, &dev, "change_request", "cr-late", late).await;
+    s.create(&dev, "change_request", "cr-late", late).await;
     moved(&s, &dev, "cr-late", 1, "submitted").await;
     let (status, body) = step(&s, &dev, "cr-late", 1, "approved").await;
     let (_, missing) = refused(status, &body);
@@ -503,7 +482,7 @@ async fn a_plan_pre_approves_bounded_retraining_and_refuses_what_falls_outside(b
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     widened["proposed_model_version"] = json!("mv2");
-    create(&s, &dev, "change_request", "cr-after", widened).await;
+    s.create(&dev, "change_request", "cr-after", widened).await;
     moved(&s, &dev, "cr-after", 1, "submitted").await;
     let (status, body) = step(&s, &dev, "cr-after", 1, "approved").await;
     let (_, missing) = refused(status, &body);

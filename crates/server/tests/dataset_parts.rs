@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{password_of, server, Backend};
+use common::{server, Backend};
 use modeltrail_stats::profile::profile_parts;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -53,21 +53,9 @@ fn manifest(files: &[(&str, &[u8])]) -> (Value, String) {
     (Value::Array(entries), sha256_hex(canonical.as_bytes()))
 }
 
-async fn create(s: &common::TestServer, token: &str, kind: &str, id: &str, data: Value) {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}"),
-            token,
-            json!({"id": id, "data": data}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{kind} {id}: {body}");
-}
-
 async fn register(s: &common::TestServer, dev: &str, id: &str, files: &[(&str, &[u8])]) {
     let (manifest, digest) = manifest(files);
-    create(
-        s,
+    s.create(
         dev,
         "dataset_version",
         id,
@@ -232,17 +220,6 @@ async fn a_part_with_other_columns_is_refused_and_nothing_is_written(backend: Ba
     s.stop().await;
 }
 
-async fn approve(s: &common::TestServer, qa: &str, kind: &str, id: &str, version: u64) {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}/{id}/versions/{version}/signatures"),
-            qa,
-            json!({"meaning": "approved", "username": "qa", "password": password_of("qa")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "approve {kind} {id}: {body}");
-}
-
 async fn a_row_of_a_second_training_part_breaks_independence(backend: Backend) {
     let s = server(backend).await;
     let admin = s.admin().await;
@@ -273,8 +250,7 @@ async fn a_row_of_a_second_training_part_breaks_independence(backend: Backend) {
     uploaded(&s, &dev, "holdout", "a.csv", &test_a).await;
     uploaded(&s, &dev, "holdout", "b.csv", &test_b).await;
 
-    create(
-        &s,
+    s.create(
         &dev,
         "model",
         "m1",
@@ -284,8 +260,7 @@ async fn a_row_of_a_second_training_part_breaks_independence(backend: Backend) {
                "risk": {"model_influence": "medium", "decision_consequence": "medium"}}),
     )
     .await;
-    create(
-        &s,
+    s.create(
         &dev,
         "model_version",
         "mv1",
@@ -294,8 +269,7 @@ async fn a_row_of_a_second_training_part_breaks_independence(backend: Backend) {
                "lineage": {"dataset_versions": ["train"]}}),
     )
     .await;
-    create(
-        &s,
+    s.create(
         &dev,
         "validation_protocol",
         "vp1",
@@ -305,7 +279,7 @@ async fn a_row_of_a_second_training_part_breaks_independence(backend: Backend) {
                "acceptance_criteria": [{"id": "AC-1", "criterion": "auc >= 0.85"}]}),
     )
     .await;
-    approve(&s, &qa, "validation_protocol", "vp1", 1).await;
+    s.approve(&qa, "validation_protocol", "vp1", 1).await;
     let (status, result) = s
         .post(
             "/api/v1/validation-results",

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{password_of, server, Backend};
+use common::{server, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -13,29 +13,6 @@ on_both_backends!(
     the_gate_names_what_is_missing_and_the_server_evaluates_criteria,
     one_model_walks_from_intended_use_to_production,
 );
-
-async fn create(s: &common::TestServer, token: &str, kind: &str, id: &str, data: Value) -> Value {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}"),
-            token,
-            json!({"id": id, "data": data}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{kind} {id}: {body}");
-    body
-}
-
-async fn approve(s: &common::TestServer, qa: &str, kind: &str, id: &str, version: u64) {
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/records/{kind}/{id}/versions/{version}/signatures"),
-            qa,
-            json!({"meaning": "approved", "username": "qa", "password": password_of("qa")}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "approve {kind} {id}: {body}");
-}
 
 fn unmet_codes(body: &Value) -> Vec<String> {
     body["error"]["details"]["unmet"]
@@ -74,27 +51,22 @@ async fn the_gate_names_what_is_missing_and_the_server_evaluates_criteria(backen
         .as_object_mut()
         .expect("risk")
         .remove("model_risk");
-    let created = create(&s, &dev, "model", "m1", model).await;
+    let created = s.create(&dev, "model", "m1", model).await;
     assert_eq!(created["data"]["risk"]["model_risk"], "medium");
 
-    create(
-        &s,
-        &dev,
+    s.create(&dev,
         "dataset_version",
         "train",
         json!({"name": "batches", "version": "1", "content_digest": "a".repeat(64), "source": "MES"}),
     )
     .await;
-    create(
-        &s,
-        &dev,
+    s.create(&dev,
         "dataset_version",
         "holdout",
         json!({"name": "batches-holdout", "version": "1", "content_digest": "b".repeat(64), "source": "MES"}),
     )
     .await;
-    create(
-        &s,
+    s.create(
         &dev,
         "model_version",
         "mv1",
@@ -157,7 +129,7 @@ async fn the_gate_names_what_is_missing_and_the_server_evaluates_criteria(backen
     assert_eq!(status, StatusCode::CREATED, "{staged}");
 
     // Approving the intended use meets that condition.
-    approve(&s, &qa, "model", "m1", 1).await;
+    s.approve(&qa, "model", "m1", 1).await;
     let (_, ready) = s
         .get("/api/v1/model-versions/mv1/release-readiness", &qa)
         .await;
@@ -195,7 +167,7 @@ async fn the_gate_names_what_is_missing_and_the_server_evaluates_criteria(backen
         {"id": "AC-1", "criterion": "auc >= 0.85 and sensitivity >= 0.9"},
         {"id": "AC-2", "criterion": "auc[site=\"Basel 2\"] >= 0.85"}
     ]);
-    create(&s, &dev, "validation_protocol", "vp1", protocol).await;
+    s.create(&dev, "validation_protocol", "vp1", protocol).await;
 
     // No result against an unapproved protocol; none stating its own verdict.
     let result = json!({"protocol": "vp1", "model_version": "mv1", "metrics": [
@@ -211,7 +183,7 @@ async fn the_gate_names_what_is_missing_and_the_server_evaluates_criteria(backen
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "protocol_not_approved");
-    approve(&s, &qa, "validation_protocol", "vp1", 1).await;
+    s.approve(&qa, "validation_protocol", "vp1", 1).await;
     let mut stated = result.clone();
     stated["passed"] = json!(true);
     let (status, body) = s
@@ -290,8 +262,7 @@ fn csv(first: u64, rows: u64) -> Vec<u8> {
 /// evaluates the readiness checks) and has QA approve the readiness assessment.
 async fn ready_dataset(s: &common::TestServer, dev: &str, qa: &str, id: &str, bytes: Vec<u8>) {
     let digest = hex::encode(Sha256::digest(&bytes));
-    create(
-        s,
+    s.create(
         dev,
         "dataset_version",
         id,
@@ -317,7 +288,7 @@ async fn ready_dataset(s: &common::TestServer, dev: &str, qa: &str, id: &str, by
         profiled["data"]["quality_checks"][1]["values"][0]["value"],
         0.0
     );
-    approve(s, qa, "dataset_version", id, 2).await;
+    s.approve(qa, "dataset_version", id, 2).await;
 }
 
 /// Production is refused, naming `code` among the unmet conditions; returns them all.
@@ -347,9 +318,8 @@ async fn one_model_walks_from_intended_use_to_production(backend: Backend) {
         "context_of_use": "Advisory; QA reviews every flagged batch.", "gamp_category": 5,
         "risk": {"model_influence": "medium", "decision_consequence": "medium"}
     });
-    create(&s, &dev, "model", "m1", model).await;
-    create(
-        &s,
+    s.create(&dev, "model", "m1", model).await;
+    s.create(
         &dev,
         "model_version",
         "mv1",
@@ -372,15 +342,13 @@ async fn one_model_walks_from_intended_use_to_production(backend: Backend) {
         assert_eq!(now, remaining, "after {codes:?}");
     };
 
-    approve(&s, &qa, "model", "m1", 1).await;
+    s.approve(&qa, "model", "m1", 1).await;
     ready_dataset(&s, &dev, &qa, "train", csv(0, 1200)).await;
     ready_dataset(&s, &dev, &qa, "holdout", csv(5000, 1200)).await;
     let now = refused_naming(&s, &dev, "protocol_approved_before_results").await;
     steps_done(&["intended_use_approved", "datasets_ready"], now);
 
-    create(
-        &s,
-        &dev,
+    s.create(&dev,
         "validation_protocol",
         "vp1",
         json!({"model": "m1", "model_version": "mv1", "title": "VP-1",
@@ -389,7 +357,7 @@ async fn one_model_walks_from_intended_use_to_production(backend: Backend) {
                "acceptance_criteria": [{"id": "AC-1", "criterion": "auc >= 0.85 and sensitivity >= 0.9"}]}),
     )
     .await;
-    approve(&s, &qa, "validation_protocol", "vp1", 1).await;
+    s.approve(&qa, "validation_protocol", "vp1", 1).await;
     let (status, result) = s
         .post(
             "/api/v1/validation-results",
@@ -453,21 +421,19 @@ async fn one_model_walks_from_intended_use_to_production(backend: Backend) {
     let now = refused_naming(&s, &dev, "monitoring_plan_approved").await;
     steps_done(&["explanation_recorded"], now);
 
-    create(
-        &s,
-        &dev,
+    s.create(&dev,
         "monitoring_plan",
         "mp1",
         json!({"model_version": "mv1", "reference_dataset": "train",
                "features": [{"name": "age", "type": "numerical"}], "action_plan": "Investigate any drift within a day."}),
     )
     .await;
-    approve(&s, &qa, "monitoring_plan", "mp1", 1).await;
+    s.approve(&qa, "monitoring_plan", "mp1", 1).await;
     let now = refused_naming(&s, &dev, "qa_release_signature").await;
     steps_done(&["monitoring_plan_approved"], now);
 
     // The release itself: QA signs, and production is recorded.
-    approve(&s, &qa, "model_version", "mv1", 1).await;
+    s.approve(&qa, "model_version", "mv1", 1).await;
     let (_, ready) = s
         .get("/api/v1/model-versions/mv1/release-readiness", &qa)
         .await;

@@ -3,6 +3,10 @@
 //! here must equal Fairlearn's to 1e-9. Then the bad inputs, each refused with an error that names
 //! it, and the lookup of named figures.
 
+mod common;
+
+use common::FIXTURES;
+
 use modeltrail_stats::fairness::{
     assess, assess_binary, binarise, labels_from_json, Disaggregation, FairnessError,
     FairnessReport, FigureError, GroupMetrics, Label, AGGREGATE_FIGURES, FAIRLEARN_REFERENCE,
@@ -90,42 +94,6 @@ struct ExpectedDisaggregation {
     false_positive_rate_ratio: Option<f64>,
     disparate_impact: ExpectedImpact,
 }
-
-/// Every fixture file, by name; `every_fixture_file_is_tested` keeps this list complete.
-const FIXTURES: &[(&str, &str)] = &[
-    (
-        "one_attribute_numbers",
-        include_str!("fixtures/fairness/one_attribute_numbers.json"),
-    ),
-    (
-        "two_attributes_booleans",
-        include_str!("fixtures/fairness/two_attributes_booleans.json"),
-    ),
-    (
-        "undefined_rates",
-        include_str!("fixtures/fairness/undefined_rates.json"),
-    ),
-    (
-        "string_labels",
-        include_str!("fixtures/fairness/string_labels.json"),
-    ),
-    (
-        "no_false_positives",
-        include_str!("fixtures/fairness/no_false_positives.json"),
-    ),
-    (
-        "no_true_positives",
-        include_str!("fixtures/fairness/no_true_positives.json"),
-    ),
-    (
-        "nobody_selected",
-        include_str!("fixtures/fairness/nobody_selected.json"),
-    ),
-    (
-        "four_fifths_boundary",
-        include_str!("fixtures/fairness/four_fifths_boundary.json"),
-    ),
-];
 
 fn load(name: &str) -> (Fixture, FairnessReport) {
     let text = FIXTURES

@@ -4,6 +4,10 @@
 //! `parquet` crate's writer, typed columns), and the figures read from each must equal
 //! Fairlearn's and the JSON upload's. Then each bad file, refused with an error that names it.
 
+mod common;
+
+use common::FIXTURES;
+
 use std::sync::Arc;
 
 use modeltrail_stats::fairness::{
@@ -21,41 +25,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-9;
-
-const FIXTURES: &[(&str, &str)] = &[
-    (
-        "one_attribute_numbers",
-        include_str!("fixtures/fairness/one_attribute_numbers.json"),
-    ),
-    (
-        "two_attributes_booleans",
-        include_str!("fixtures/fairness/two_attributes_booleans.json"),
-    ),
-    (
-        "undefined_rates",
-        include_str!("fixtures/fairness/undefined_rates.json"),
-    ),
-    (
-        "string_labels",
-        include_str!("fixtures/fairness/string_labels.json"),
-    ),
-    (
-        "no_false_positives",
-        include_str!("fixtures/fairness/no_false_positives.json"),
-    ),
-    (
-        "no_true_positives",
-        include_str!("fixtures/fairness/no_true_positives.json"),
-    ),
-    (
-        "nobody_selected",
-        include_str!("fixtures/fairness/nobody_selected.json"),
-    ),
-    (
-        "four_fifths_boundary",
-        include_str!("fixtures/fairness/four_fifths_boundary.json"),
-    ),
-];
 
 #[derive(Deserialize)]
 struct Fixture {

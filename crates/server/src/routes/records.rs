@@ -28,7 +28,7 @@ use crate::state::{Receipt, Shared};
 /// The longest record id accepted.
 const MAX_ID_LEN: usize = 128;
 
-fn known_type(state: &Shared, kind: &str) -> Result<(), ApiError> {
+pub(crate) fn known_type(state: &Shared, kind: &str) -> Result<(), ApiError> {
     match state.record_types.schema(kind) {
         Some(_) => Ok(()),
         None => Err(schema_error(SchemaError::UnknownType {

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-use super::records::{check_current, find, present};
+use super::records::{check_current, find, known_type, present};
 use super::users::require_reason;
 use crate::auth::Principal;
 use crate::dossier::doc;
@@ -110,12 +110,11 @@ pub async fn transition(
     who.require(&state, Permission::WriteRecords).await?;
     let request: TransitionRequest = parse(&body)?;
     require_reason(&request.reason)?;
-    let record = find(&state, &kind, &id)?;
+    known_type(&state, &kind)?;
     let machine = workflow_of(&kind)?;
-
     // One step at a time: the state read here is still the state when the event is appended.
-    let _one_at_a_time = state.workflow_steps.lock().await;
-    let record = find(&state, &kind, &id).unwrap_or(record);
+    let one_at_a_time = state.workflow_steps.lock().await;
+    let record = find(&state, &kind, &id)?;
     check_current(&record, request.version)?;
     let from = current_state(machine, &record);
     match machine.step(&from, &request.to, who.role) {
@@ -170,7 +169,7 @@ pub async fn transition(
     draft.target = Some(head.leaf);
     draft.reason = Some(request.reason);
     let appended = state.sequencer.append(draft).await?;
-    drop(_one_at_a_time);
+    drop(one_at_a_time);
 
     let record = find(&state, &kind, &id)?;
     let mut answer = present(&state, &record, head.version, None).await?;
@@ -256,8 +255,21 @@ async fn change_file(state: &Shared, record: &RecordState) -> Result<ChangeFile,
     let mut wanted: BTreeMap<(String, String), RecordState> = BTreeMap::new();
     let mut frontier: Vec<Doc> = vec![request.clone()];
     let mut related = Vec::new();
-    for _ring in 0..3 {
-        let mut next = Vec::new();
+    let mut first_ring: Vec<RecordState> = Vec::new();
+    if let Some(proposed) = request.text("proposed_model_version") {
+        let p = state.read();
+        for r in p.referrers("model_version", proposed) {
+            if r.kind == "validation_result" {
+                wanted.insert((r.kind.clone(), r.id.clone()), r.clone());
+                first_ring.push(r.clone());
+            }
+        }
+    }
+    for ring in 0..3 {
+        let mut next = match ring {
+            0 => std::mem::take(&mut first_ring),
+            _ => Vec::new(),
+        };
         {
             let p = state.read();
             for d in &frontier {
@@ -278,15 +290,6 @@ async fn change_file(state: &Shared, record: &RecordState) -> Result<ChangeFile,
                             wanted.insert(key, r.clone());
                             next.push(r.clone());
                         }
-                    }
-                }
-            }
-            if let Some(proposed) = request.text("proposed_model_version") {
-                for r in p.referrers("model_version", proposed) {
-                    let key = (r.kind.clone(), r.id.clone());
-                    if r.kind == "validation_result" && !wanted.contains_key(&key) {
-                        wanted.insert(key, r.clone());
-                        next.push(r.clone());
                     }
                 }
             }

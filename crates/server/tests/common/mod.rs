@@ -135,6 +135,45 @@ impl TestServer {
         self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
+    /// Creates record `kind` `id`; panics unless it is created. The record as answered.
+    pub async fn create(&self, token: &str, kind: &str, id: &str, data: Value) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/records/{kind}"),
+                token,
+                json!({"id": id, "data": data}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{kind} {id}: {body}");
+        body
+    }
+
+    /// `user` (whose password is `password_of(user)`) signs `version` of a record with
+    /// `meaning`; panics unless the signature is recorded.
+    pub async fn sign(
+        &self,
+        token: &str,
+        user: &str,
+        kind: &str,
+        id: &str,
+        version: u64,
+        meaning: &str,
+    ) {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/records/{kind}/{id}/versions/{version}/signatures"),
+                token,
+                json!({"meaning": meaning, "username": user, "password": password_of(user)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{meaning} {kind} {id}: {body}");
+    }
+
+    /// The user `qa` approves `version` of a record.
+    pub async fn approve(&self, qa: &str, kind: &str, id: &str, version: u64) {
+        self.sign(qa, "qa", kind, id, version, "approved").await;
+    }
+
     /// Logs in; panics unless it succeeds.
     pub async fn login(&self, user: &str, password: &str) -> String {
         let (status, body) = self
