@@ -25,6 +25,8 @@ pub const TOKEN_ENV: &str = "MODELTRAIL_TOKEN";
 pub const PASSWORD_ENV: &str = "MODELTRAIL_PASSWORD";
 /// The session file in a server's configuration directory.
 pub const SESSION_FILE: &str = "session.json";
+/// How long a file upload may take, from connecting to the answer.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Which server; shared by every client command.
 #[derive(Args, Clone, Debug)]
@@ -410,26 +412,33 @@ impl Client {
         parse_json(&text)
     }
 
-    async fn send(
+    /// Posts a `multipart/form-data` form (a file upload): no limit on the whole request, which
+    /// may take long to send, only on connecting.
+    pub async fn post_form(
         &self,
-        method: Method,
         segments: &[&str],
-        query: &[(&str, String)],
-        body: Option<&Value>,
-    ) -> anyhow::Result<String> {
-        let url = self.server.endpoint(segments, query);
-        let mut request = self
-            .http
-            .request(method, url)
-            .header("x-client-id", "modeltrail-cli");
+        form: reqwest::multipart::Form,
+    ) -> anyhow::Result<Value> {
+        let url = self.server.endpoint(segments, &[]);
+        let request = self
+            .authorized(self.http.post(url))
+            .timeout(UPLOAD_TIMEOUT)
+            .multipart(form);
+        let text = self.answer(request).await?;
+        parse_json(&text)
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let request = request.header("x-client-id", "modeltrail-cli");
         match &self.credential {
-            Credential::None => {}
-            Credential::ApiToken(token) => request = request.bearer_auth(token),
-            Credential::Session(session) => request = request.bearer_auth(&session.token),
+            Credential::None => request,
+            Credential::ApiToken(token) => request.bearer_auth(token),
+            Credential::Session(session) => request.bearer_auth(&session.token),
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+    }
+
+    /// Sends a request; the answer's text when it succeeded, else the server's error.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> anyhow::Result<String> {
         let response = request
             .send()
             .await
@@ -444,6 +453,21 @@ impl Client {
         } else {
             Err(ApiFailure::from_answer(status, &text).into())
         }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<String> {
+        let url = self.server.endpoint(segments, query);
+        let mut request = self.authorized(self.http.request(method, url));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.answer(request).await
     }
 }
 

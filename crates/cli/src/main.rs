@@ -6,6 +6,7 @@ mod client;
 mod code_command;
 mod dataset_command;
 mod display;
+mod fairness_command;
 mod log_commands;
 mod record_commands;
 mod serve_command;
@@ -114,6 +115,8 @@ enum Command {
     Code(code_command::CodeArgs),
     /// Register a dataset version: its files hashed into a manifest and content digest.
     Dataset(dataset_command::DatasetArgs),
+    /// Fairness assessments the server computes from a data file.
+    Fairness(fairness_command::FairnessArgs),
 }
 
 fn main() -> ExitCode {
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
             Command::Sign(args) => record_commands::sign(args).await,
             Command::Code(args) => code_command::run(args).await,
             Command::Dataset(args) => dataset_command::run(args).await,
+            Command::Fairness(args) => fairness_command::run(args).await,
         }
     });
     match result {

@@ -859,3 +859,145 @@ async fn dataset_register_with_upload_of_two_parts_has_the_combined_profile() {
     assert!(text.contains("profile: 5 rows from 2 files"), "{text}");
     s.stop().await;
 }
+
+/// A CSV of labels, predictions and two sensitive attributes: 40 rows where site B is selected
+/// far less often than site A.
+fn fairness_csv() -> Vec<u8> {
+    let mut text = String::from("id,y_true,y_pred,site,sex\n");
+    for i in 0..40usize {
+        let site = if i < 20 { "A" } else { "B" };
+        let sex = if i % 2 == 0 { "F" } else { "M" };
+        let label = u8::from(i % 3 != 0);
+        let prediction = match site {
+            "A" => u8::from(i % 4 != 0),
+            _ => u8::from(i % 4 == 0),
+        };
+        text.push_str(&format!("r{i},{label},{prediction},{site},{sex}\n"));
+    }
+    text.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fairness_assess_sends_the_file_and_shows_the_server_verdicts() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let dir = tempfile::tempdir().unwrap();
+    let model = json!({"name": "tablet-anomaly", "owner": "ci",
+        "intended_use": "Flags anomalous tablet batches for QA review.",
+        "context_of_use": "Advisory.", "gamp_category": 5,
+        "risk": {"model_influence": "low", "decision_consequence": "low"}});
+    let version = json!({"model": "m1", "version": "1",
+        "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]});
+    write(&dir.path().join("model.json"), model.to_string().as_bytes());
+    write(
+        &dir.path().join("version.json"),
+        version.to_string().as_bytes(),
+    );
+    let model_path = dir.path().join("model.json");
+    let version_path = dir.path().join("version.json");
+    for (kind, id, path) in [
+        ("model", "m1", &model_path),
+        ("model_version", "mv1", &version_path),
+    ] {
+        pipeline
+            .ok(
+                &[
+                    "record",
+                    "create",
+                    kind,
+                    "--id",
+                    id,
+                    "--data",
+                    path.to_str().unwrap(),
+                ],
+                &[],
+            )
+            .await;
+    }
+    let csv = fairness_csv();
+    let csv_path = dir.path().join("holdout-predictions.csv");
+    write(&csv_path, &csv);
+    let assessment = |threshold: f64| {
+        json!({"model_version": "mv1", "sensitive_attributes": ["site", "sex"],
+               "positive_label": 1,
+               "criteria": [{"criterion":
+                   format!("demographic_parity_difference[attribute=site] <= {threshold}")}]})
+    };
+    let strict = dir.path().join("strict.json");
+    let lenient = dir.path().join("lenient.json");
+    write(&strict, assessment(0.1).to_string().as_bytes());
+    write(&lenient, assessment(0.9).to_string().as_bytes());
+    let args = |id: &'static str, data: &std::path::Path| -> Vec<String> {
+        [
+            "fairness",
+            "assess",
+            csv_path.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--labels",
+            "y_true",
+            "--predictions",
+            "y_pred",
+            "--sensitive",
+            "site",
+            "--sensitive",
+            "sex",
+            "--id",
+            id,
+            "--reason",
+            "bias test on the holdout",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+
+    // Site A is selected at 0.75, site B at 0.25: a difference of 0.5 fails `<= 0.1`.
+    let failing = args("fa-strict", &strict);
+    let failing: Vec<&str> = failing.iter().map(String::as_str).collect();
+    let out = pipeline.run(&failing, &[]).await;
+    assert_eq!(out.code, 1, "a failed criterion exits 1: {}", out.all());
+    assert!(out.stdout.contains("rows:     40"), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("FAIL:     demographic_parity_difference[attribute=site] <= 0.1"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("verdict:  FAILED"), "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!(
+            "holdout-predictions.csv (sha256 {})",
+            sha256_hex(&csv)
+        )),
+        "{}",
+        out.all()
+    );
+
+    let mut passing = args("fa-lenient", &lenient);
+    passing.push("--json".into());
+    let passing: Vec<&str> = passing.iter().map(String::as_str).collect();
+    let answer = pipeline.ok(&passing, &[]).await.json();
+    assert_eq!(answer["data"]["passed"], true, "{answer}");
+    assert_eq!(answer["data"]["rows"], 40);
+    let site = answer["data"]["disparities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["attribute"] == "site")
+        .unwrap_or_else(|| panic!("no disparities for site: {answer}"));
+    assert_eq!(site["demographic_parity_difference"], 0.5, "{answer}");
+    assert_eq!(answer["data"]["data"]["source"]["sha256"], sha256_hex(&csv));
+
+    // A column that is not in the file: the server's refusal names it, and exit 2.
+    let mut wrong = args("fa-wrong", &lenient);
+    wrong[6] = "label".into();
+    let wrong: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    let out = pipeline.fails(&wrong).await;
+    assert!(out.stderr.contains("label"), "{}", out.all());
+    let out = pipeline
+        .run(&["record", "get", "fairness_assessment", "fa-wrong"], &[])
+        .await;
+    assert_ne!(out.code, 0, "nothing recorded: {}", out.all());
+    s.stop().await;
+}

@@ -18,5 +18,6 @@ pub mod risk;
 pub mod roles;
 pub mod schemas;
 pub mod signature;
+pub mod training;
 pub mod validation;
 pub mod workflow;

@@ -13,6 +13,7 @@ use modeltrail_domain::projection::{check_signature, RecordState, VersionInfo};
 use modeltrail_domain::roles::Permission;
 use modeltrail_domain::schemas::SchemaError;
 use modeltrail_domain::signature::{Meaning, SignatureRefused};
+use modeltrail_domain::training;
 use modeltrail_ledger::event::{AuthMethod, RecordRef};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -56,6 +57,19 @@ fn schema_error(e: SchemaError) -> ApiError {
 
 fn client_data_error(e: ClientDataError) -> ApiError {
     ApiError::invalid(format!("data{}", e.field()), e.to_string())
+}
+
+/// A training record names a person of the user directory; their printed name is filled in.
+fn complete_training(state: &Shared, kind: &str, data: &mut Value) -> Result<(), ApiError> {
+    if kind != training::KIND {
+        return Ok(());
+    }
+    training::complete_content(data, &state.read()).map_err(|e| {
+        ApiError::invalid(
+            format!("data/{}", e.field().unwrap_or_default()),
+            e.to_string(),
+        )
+    })
 }
 
 pub(crate) fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, ApiError> {
@@ -139,6 +153,15 @@ pub(crate) async fn present(
     });
     if let Some(workflow) = &record.workflow {
         answer["workflow_state"] = json!(workflow);
+    }
+    if record.kind == training::KIND {
+        let current = match (version == latest, record.head()) {
+            (true, _) | (_, None) => answer["data"].clone(),
+            (false, Some(head)) => state.event(head.seq).await?.payload,
+        };
+        let acknowledged = training::acknowledgement(record, &current)
+            .map(|s| json!({"by": s.signer, "name": s.name, "at": s.signed_at, "version": s.version, "manifestation": s.line()}));
+        answer["trainee_acknowledgement"] = acknowledged.unwrap_or(Value::Null);
     }
     Ok(answer)
 }
@@ -313,6 +336,7 @@ pub async fn create(
         .validate(&kind, &request.data)
         .map_err(schema_error)?;
     prepare_client_data(&kind, &mut request.data).map_err(client_data_error)?;
+    complete_training(&state, &kind, &mut request.data)?;
     if state.read().record(&kind, &id).is_some() {
         return Err(ApiError::conflict(
             "record_exists",
@@ -430,6 +454,7 @@ pub async fn update(
         .validate(&kind, &request.data)
         .map_err(schema_error)?;
     prepare_client_data(&kind, &mut request.data).map_err(client_data_error)?;
+    complete_training(&state, &kind, &mut request.data)?;
     let head = record
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
@@ -769,7 +794,7 @@ pub struct SignRequest {
         (status = 201, description = "Signed: the signed version with its signatures and the `receipt` of the `record.sign` event.", body = Object),
         (status = 400, description = "`malformed_json`, `empty_body` or `invalid_utf8`: the body is not JSON; `bad_request`: the version is not a number.", body = ErrorBody),
         (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
-        (status = 403, description = "`forbidden`: the caller's role may not sign; `password_change_required`; `session_required`: API tokens cannot sign; `not_signer`: a user signs only as themself; `wrong_password`; `segregation_of_duties`: nobody approves a version they authored. Logged as `access.denied`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not sign; `password_change_required`; `session_required`: API tokens cannot sign; `not_signer`: a user signs only as themself; `wrong_password`; `segregation_of_duties`: nobody approves a version they authored, and a trainee does not approve or verify their own training record; `not_trainee`: only the trainee acknowledges a training record (meaning `reviewed`). Logged as `access.denied`.", body = ErrorBody),
         (status = 404, description = "`unknown_record_type` or `not_found`: no such record type or record.", body = ErrorBody),
         (status = 409, description = "`stale_version`: only the latest version can be signed; `voided`: the record is voided; `already_signed`: the signer already signed the version with that meaning.", body = ErrorBody),
         (status = 413, description = "`too_large`: the body is larger than the limit.", body = ErrorBody),
@@ -841,6 +866,18 @@ pub async fn sign(
     let head = record
         .head()
         .ok_or_else(|| ApiError::internal("a record without versions"))?;
+    if kind == training::KIND {
+        let content = state.event(head.seq).await?.payload;
+        if let Err(e) = training::check_signature(&content, &who.user, request.meaning) {
+            let code = match e {
+                training::TrainingRefused::SelfCertified { .. } => "segregation_of_duties",
+                _ => "not_trainee",
+            };
+            return Err(who
+                .deny(&state, ApiError::forbidden(code, e.to_string()))
+                .await);
+        }
+    }
     let mut draft = who.draft(
         actions::RECORD_SIGN,
         json!(actions::Signed {
