@@ -7,3 +7,5 @@ pub mod fairness;
 pub mod fairness_file;
 pub mod importance;
 pub mod profile;
+pub mod special;
+pub mod drift;
