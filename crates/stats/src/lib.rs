@@ -3,9 +3,9 @@
 //! them, from JSON columns or from the columns of a CSV or Parquet file) and global importance
 //! from attribution matrices. Pure functions over bytes and columns.
 
+pub mod drift;
 pub mod fairness;
 pub mod fairness_file;
 pub mod importance;
 pub mod profile;
 pub mod special;
-pub mod drift;

@@ -20,7 +20,7 @@ use crate::special::{ln_factorial_over_power, PI_SQUARED};
 
 /// 2^128 and 2^-128: rescaling steps that keep long products inside f64's range.
 const TWO_128: f64 = 3.402_823_669_209_385e38;
-const TWO_MINUS_128: f64 = 2.938_735_877_055_718_8e-39;
+const TWO_MINUS_128: f64 = 1.0 / TWO_128;
 
 /// The survival function P(D_n >= x) of the two-sided one-sample Kolmogorov–Smirnov statistic
 /// for a sample of `n` (scipy's `kstwo.sf(x, n)`).
@@ -167,7 +167,9 @@ pub fn smirnov_sf(n: u64, x: f64) -> f64 {
             ln_binomial = total;
         }
         let step = x + jf / nf;
-        let ln_term = (ln_binomial + ln_binomial_error) + (nf - jf) * (-step).ln_1p() + (jf - 1.0) * step.ln();
+        let ln_term = (ln_binomial + ln_binomial_error)
+            + (nf - jf) * (-step).ln_1p()
+            + (jf - 1.0) * step.ln();
         if ln_term > log_scale {
             scaled_sum *= (log_scale - ln_term).exp();
             log_scale = ln_term;
@@ -358,7 +360,10 @@ fn pomeranz_cdf(n: u64, x: f64) -> f64 {
                 if half == n + 1 {
                     (n - whole - ceil_f - 1, n + whole + ceil_f - 1)
                 } else {
-                    (half - 1 - whole - round_f - 1, half + whole - 1 + ceil_f - 1)
+                    (
+                        half - 1 - whole - round_f - 1,
+                        half + whole - 1 + ceil_f - 1,
+                    )
                 }
             } else {
                 (half - 1 - whole - 1, half + whole + round_f - 1)
