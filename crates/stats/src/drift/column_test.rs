@@ -21,10 +21,10 @@ use super::binning::{
 };
 use super::chi_square::{chi_square, ChiSquareResult};
 use super::jensen_shannon::{jensen_shannon, JensenShannonResult};
-use super::ks::{ks_2samp, KsResult};
+use super::ks::{ecdf_walk, ks_2samp, ks_from_walk, KsResult};
 use super::psi::{psi, PsiResult};
 use super::sample::{CategoryCounts, Dropped, NumericSample};
-use super::wasserstein::{wasserstein, WassersteinResult};
+use super::wasserstein::{self, wasserstein, WassersteinResult};
 use super::z_test::{z_test, ZTestResult};
 use super::DriftError;
 
@@ -398,9 +398,11 @@ pub fn numeric_statistics(
     current: &NumericSample,
 ) -> Result<NumericStatistics, DriftError> {
     let bins = numeric_bins(reference, current)?;
+    // One walk over the merged values gives both KS and Wasserstein.
+    let walk = ecdf_walk(reference.sorted(), current.sorted(), true);
     Ok(NumericStatistics {
-        ks: ks_2samp(reference, current),
-        wasserstein: wasserstein(reference, current),
+        ks: ks_from_walk(&walk, reference.len(), current.len()),
+        wasserstein: wasserstein::from_distance(reference, walk.area),
         psi: psi(&bins),
         jensen_shannon: jensen_shannon(&bins),
         bins,

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::kolmogorov::{kolmogorov_sf, two_sample_equal_sf, two_sample_unequal_sf};
-use super::sample::NumericSample;
+use super::sample::{NumericSample, Sum};
 
 /// Largest sample size for which method "auto" computes the exact p-value.
 pub const EXACT_MAX_SIZE: usize = 10_000;
@@ -45,13 +45,29 @@ pub fn ks_2samp(reference: &NumericSample, current: &NumericSample) -> KsResult 
 
 /// The test over two sorted, non-empty slices of finite values.
 pub(crate) fn ks_sorted(a: &[f64], b: &[f64]) -> KsResult {
-    let n1 = a.len();
-    let n2 = b.len();
+    let walk = ecdf_walk(a, b, false);
+    ks_from_walk(&walk, a.len(), b.len())
+}
+
+/// What one walk over the merged values yields: the extreme differences F_a - F_b (for KS)
+/// and, when asked, the area between the two functions (the Wasserstein distance).
+pub(crate) struct EcdfWalk {
+    pub(crate) max_diff: f64,
+    pub(crate) min_diff: f64,
+    pub(crate) area: f64,
+}
+
+/// Walks the merged distinct values of two sorted samples once: at each, the share of each
+/// sample at or below it (as scipy's `searchsorted(..., side="right") / n`).
+pub(crate) fn ecdf_walk(a: &[f64], b: &[f64], area: bool) -> EcdfWalk {
+    let (n1, n2) = (a.len(), b.len());
     let (f1, f2) = (n1 as f64, n2 as f64);
-    // Walk the merged values; at each distinct value, the counts of each sample at or below it.
     let (mut i, mut j) = (0usize, 0usize);
     let mut max_diff = f64::NEG_INFINITY;
     let mut min_diff = f64::INFINITY;
+    let mut sum = Sum::default();
+    let mut previous = f64::NAN;
+    let mut previous_gap = 0.0;
     while i < n1 || j < n2 {
         let value = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => x.min(*y),
@@ -68,7 +84,24 @@ pub(crate) fn ks_sorted(a: &[f64], b: &[f64]) -> KsResult {
         let diff = i as f64 / f1 - j as f64 / f2;
         max_diff = max_diff.max(diff);
         min_diff = min_diff.min(diff);
+        if area {
+            if !previous.is_nan() {
+                sum.add(previous_gap * (value - previous));
+            }
+            previous_gap = diff.abs();
+            previous = value;
+        }
     }
+    EcdfWalk {
+        max_diff,
+        min_diff,
+        area: sum.value(),
+    }
+}
+
+/// The test from a walk's extreme differences.
+pub(crate) fn ks_from_walk(walk: &EcdfWalk, n1: usize, n2: usize) -> KsResult {
+    let (max_diff, min_diff) = (walk.max_diff, walk.min_diff);
     let min_s = (-min_diff).clamp(0.0, 1.0);
     let d = if min_s > max_diff { min_s } else { max_diff };
 

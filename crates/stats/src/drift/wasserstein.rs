@@ -5,7 +5,8 @@
 
 use serde::Serialize;
 
-use super::sample::{NumericSample, Sum};
+use super::ks::ecdf_walk;
+use super::sample::NumericSample;
 
 /// Evidently's floor under the reference standard deviation.
 pub const STD_FLOOR: f64 = 0.001;
@@ -24,7 +25,19 @@ pub struct WassersteinResult {
 
 /// The distance and its normed form.
 pub fn wasserstein(reference: &NumericSample, current: &NumericSample) -> WassersteinResult {
-    let distance = wasserstein_sorted(reference.sorted(), current.sorted());
+    from_distance(
+        reference,
+        wasserstein_sorted(reference.sorted(), current.sorted()),
+    )
+}
+
+/// Sum over consecutive distinct merged values of |F_a - F_b| times the gap.
+pub(crate) fn wasserstein_sorted(a: &[f64], b: &[f64]) -> f64 {
+    ecdf_walk(a, b, true).area
+}
+
+/// The result from a distance already computed (by a walk shared with KS).
+pub(crate) fn from_distance(reference: &NumericSample, distance: f64) -> WassersteinResult {
     let reference_std = reference.std();
     let divisor = reference_std.max(STD_FLOOR);
     WassersteinResult {
@@ -33,33 +46,4 @@ pub fn wasserstein(reference: &NumericSample, current: &NumericSample) -> Wasser
         divisor,
         normed: distance / divisor,
     }
-}
-
-/// Sum over consecutive distinct merged values of |F_a - F_b| times the gap.
-pub(crate) fn wasserstein_sorted(a: &[f64], b: &[f64]) -> f64 {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut sum = Sum::default();
-    let mut previous: Option<f64> = None;
-    let mut previous_gap = 0.0;
-    loop {
-        let value = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) => x.min(*y),
-            (Some(x), None) => *x,
-            (None, Some(y)) => *y,
-            (None, None) => break,
-        };
-        if let Some(last) = previous {
-            sum.add(previous_gap * (value - last));
-        }
-        while i < a.len() && a[i] <= value {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= value {
-            j += 1;
-        }
-        previous_gap = (i as f64 / n1 - j as f64 / n2).abs();
-        previous = Some(value);
-    }
-    sum.value()
 }
