@@ -4,7 +4,8 @@
 //! it: the test, its score and threshold and which way they compare, the bin rule and actual
 //! edges, the zero fill, the logarithm's base, and the counts of each side.
 //!
-//! Modules: [`sample`] (cleaned, sorted sides; the reusable reference), [`ks`],
+//! Modules: [`sample`] (cleaned, sorted sides; the reusable reference), [`columns`] (many
+//! columns on several threads), [`ks`],
 //! [`kolmogorov`] (the distributions behind KS p-values), [`wasserstein`], [`binning`],
 //! [`psi`], [`jensen_shannon`], [`chi_square`], [`z_test`], [`column_test`] (the default test
 //! and thresholds, a column's verdict) and [`dataset`] (the share of drifted columns).
@@ -26,6 +27,7 @@
 pub mod binning;
 pub mod chi_square;
 pub mod column_test;
+pub mod columns;
 pub mod dataset;
 pub mod jensen_shannon;
 pub mod kolmogorov;
@@ -40,6 +42,7 @@ pub use column_test::{
     column_drift, default_test, numeric_statistics, ColumnDrift, ColumnKind, ColumnSample,
     Comparison, DriftTest, NumericStatistics, TestChoice, TestDetail, TestOverride,
 };
+pub use columns::{batch_statistics, numeric_samples, Threads};
 pub use dataset::{dataset_drift, DatasetDrift, NamedColumnDrift, DEFAULT_DRIFT_SHARE};
 pub use sample::{CategoryCounts, Dropped, NumericSample, Side};
 

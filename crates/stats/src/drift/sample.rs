@@ -40,6 +40,16 @@ impl Dropped {
     pub fn total(&self) -> u64 {
         self.missing + self.positive_infinity + self.negative_infinity
     }
+
+    fn count_non_finite(&mut self, value: f64) {
+        if value.is_nan() {
+            self.missing += 1;
+        } else if value > 0.0 {
+            self.positive_infinity += 1;
+        } else {
+            self.negative_infinity += 1;
+        }
+    }
 }
 
 /// The finite values of one numeric column side, sorted ascending (-0.0 read as 0.0), with
@@ -57,36 +67,41 @@ impl NumericSample {
     /// Cleans and sorts `values`: NaN and infinities are dropped (and counted). An empty column,
     /// or one with no finite value, is an error naming the side.
     pub fn new(side: Side, values: &[f64]) -> Result<NumericSample, DriftError> {
+        NumericSample::with_scratch(side, values, &mut SortScratch::default())
+    }
+
+    /// [`NumericSample::new`] sorting in `scratch`'s buffers, which a caller summarising many
+    /// columns reuses from one to the next.
+    pub(crate) fn with_scratch(
+        side: Side,
+        values: &[f64],
+        scratch: &mut SortScratch,
+    ) -> Result<NumericSample, DriftError> {
         if values.is_empty() {
             return Err(DriftError::EmptyColumn { side });
         }
-        let mut dropped = Dropped::default();
-        let mut finite = Vec::with_capacity(values.len());
-        for &value in values {
-            if value.is_finite() {
-                // -0.0 + 0.0 is 0.0: the two zeros are one value, as numpy compares them.
-                finite.push(value + 0.0);
-            } else if value.is_nan() {
-                dropped.missing += 1;
-            } else if value > 0.0 {
-                dropped.positive_infinity += 1;
-            } else {
-                dropped.negative_infinity += 1;
-            }
-        }
-        if finite.is_empty() {
+        let (sorted, dropped) = scratch.clean_and_sort(values);
+        if sorted.is_empty() {
             return Err(DriftError::NoFiniteValues {
                 side,
                 nan: dropped.missing,
                 infinite: dropped.positive_infinity + dropped.negative_infinity,
             });
         }
-        sort_finite(&mut finite);
-        let distinct = 1 + finite.windows(2).filter(|pair| pair[0] != pair[1]).count();
-        let std = population_std(&finite);
+        // One pass over the sorted values counts the distinct ones and sums them (in ascending
+        // order, so the same values give the same figures whatever order they came in).
+        let mut distinct = 1;
+        let mut sum = Sum::default();
+        let mut previous = sorted[0];
+        for &value in &sorted {
+            distinct += usize::from(value != previous);
+            previous = value;
+            sum.add(value);
+        }
+        let std = population_std(&sorted, sum.value());
         Ok(NumericSample {
             side,
-            sorted: finite,
+            sorted,
             distinct,
             std,
             dropped,
@@ -232,11 +247,10 @@ impl Sum {
     }
 }
 
-fn population_std(values: &[f64]) -> f64 {
+/// numpy's `std` (ddof 0) from the values and their sum: the mean, then the squared deviations.
+fn population_std(values: &[f64], sum: f64) -> f64 {
     let n = values.len() as f64;
-    let mut sum = Sum::default();
-    values.iter().for_each(|v| sum.add(*v));
-    let mean = sum.value() / n;
+    let mean = sum / n;
     let mut squares = Sum::default();
     values
         .iter()
@@ -244,55 +258,91 @@ fn population_std(values: &[f64]) -> f64 {
     (squares.value() / n).sqrt()
 }
 
-/// Sorts finite values ascending: a least-significant-digit radix sort on the order-preserving
-/// integer image of each float (11-bit digits, passes whose digit never varies skipped) for
-/// large samples, the standard sort for small ones.
-fn sort_finite(values: &mut [f64]) {
-    const SMALL: usize = 4096;
-    if values.len() <= SMALL {
-        values.sort_unstable_by(f64::total_cmp);
-        return;
-    }
-    const BITS: u32 = 11;
-    const BUCKETS: usize = 1 << BITS;
-    const PASSES: usize = 6;
-    let key = |value: f64| -> u64 {
-        let bits = value.to_bits();
-        if bits >> 63 == 1 {
-            !bits
-        } else {
-            bits | (1 << 63)
+/// Radix digits: 11 bits, six passes cover the 64-bit key.
+const DIGIT_BITS: u32 = 11;
+const BUCKETS: usize = 1 << DIGIT_BITS;
+const PASSES: usize = 6;
+/// Up to this many values the standard sort is faster than six radix passes.
+const SMALL: usize = 4096;
+
+/// The order-preserving integer image of a float: flip every bit of a negative one, only the
+/// sign bit of a positive one (so unsigned order is numeric order; -0.0 never occurs here).
+fn key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    bits ^ (((bits as i64 >> 63) as u64) | (1 << 63))
+}
+
+fn value_of(key: u64) -> f64 {
+    let mask = ((!key as i64 >> 63) as u64) | (1 << 63);
+    f64::from_bits(key ^ mask)
+}
+
+/// The buffers of the radix sort, kept between columns by a caller that sorts many.
+#[derive(Default)]
+pub(crate) struct SortScratch {
+    keys: Vec<u64>,
+    spare: Vec<u64>,
+}
+
+impl SortScratch {
+    /// The finite values of `values` (-0.0 as 0.0) ascending, and what was dropped: a
+    /// least-significant-digit radix sort on the keys (passes whose digit never varies skipped)
+    /// for large samples, the standard sort for small ones. The first pass cleans, makes the
+    /// keys and counts every pass's digits at once; the last turns keys back into values.
+    fn clean_and_sort(&mut self, values: &[f64]) -> (Vec<f64>, Dropped) {
+        let mut dropped = Dropped::default();
+        if values.len() <= SMALL {
+            let mut finite = Vec::with_capacity(values.len());
+            for &value in values {
+                if value.is_finite() {
+                    // -0.0 + 0.0 is 0.0: the two zeros are one value, as numpy compares them.
+                    finite.push(value + 0.0);
+                } else {
+                    dropped.count_non_finite(value);
+                }
+            }
+            finite.sort_unstable_by(f64::total_cmp);
+            return (finite, dropped);
         }
-    };
-    let mut keys: Vec<u64> = values.iter().map(|v| key(*v)).collect();
-    let mut counts = vec![[0usize; BUCKETS]; PASSES];
-    for k in &keys {
-        for (pass, count) in counts.iter_mut().enumerate() {
-            count[((k >> (pass as u32 * BITS)) as usize) & (BUCKETS - 1)] += 1;
+        let keys = &mut self.keys;
+        keys.clear();
+        keys.reserve(values.len());
+        let mut counts = vec![[0usize; BUCKETS]; PASSES];
+        for &value in values {
+            if value.is_finite() {
+                let k = key(value + 0.0);
+                for (pass, count) in counts.iter_mut().enumerate() {
+                    count[((k >> (pass as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1)] += 1;
+                }
+                keys.push(k);
+            } else {
+                dropped.count_non_finite(value);
+            }
         }
-    }
-    let mut scratch = vec![0u64; keys.len()];
-    for (pass, count) in counts.iter().enumerate() {
-        if count.contains(&keys.len()) {
-            continue; // every key has the same digit here
+        let n = keys.len();
+        let spare = &mut self.spare;
+        spare.clear();
+        spare.resize(n, 0);
+        let (mut from, mut to) = (keys, spare);
+        for (pass, count) in counts.iter().enumerate() {
+            if count.contains(&n) {
+                continue; // every key has the same digit here
+            }
+            let mut offsets = [0usize; BUCKETS];
+            let mut running = 0;
+            for (offset, c) in offsets.iter_mut().zip(count.iter()) {
+                *offset = running;
+                running += c;
+            }
+            let shift = pass as u32 * DIGIT_BITS;
+            for &k in from.iter() {
+                let digit = ((k >> shift) as usize) & (BUCKETS - 1);
+                to[offsets[digit]] = k;
+                offsets[digit] += 1;
+            }
+            std::mem::swap(&mut from, &mut to);
         }
-        let mut offsets = [0usize; BUCKETS];
-        let mut running = 0;
-        for (offset, c) in offsets.iter_mut().zip(count.iter()) {
-            *offset = running;
-            running += c;
-        }
-        let shift = pass as u32 * BITS;
-        for k in &keys {
-            let digit = ((k >> shift) as usize) & (BUCKETS - 1);
-            scratch[offsets[digit]] = *k;
-            offsets[digit] += 1;
-        }
-        std::mem::swap(&mut keys, &mut scratch);
-    }
-    for (value, k) in values.iter_mut().zip(&keys) {
-        let bits = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
-        *value = f64::from_bits(bits);
+        (from.iter().map(|k| value_of(*k)).collect(), dropped)
     }
 }
 
@@ -318,10 +368,24 @@ mod tests {
                 }
             })
             .collect();
-        let mut expected = values.clone();
+        values.extend([
+            f64::NAN,
+            -0.0,
+            f64::INFINITY,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+        ]);
+        let mut expected: Vec<f64> = values
+            .iter()
+            .filter(|v| v.is_finite())
+            .map(|v| v + 0.0)
+            .collect();
         expected.sort_unstable_by(f64::total_cmp);
-        sort_finite(&mut values);
-        assert_eq!(values, expected);
+        let (sorted, dropped) = SortScratch::default().clean_and_sort(&values);
+        assert_eq!(sorted, expected);
+        assert_eq!(dropped.total(), 2);
     }
 
     #[test]
