@@ -1,0 +1,163 @@
+//! The two-sample Kolmogorov–Smirnov test as scipy's `ks_2samp(reference, current)` computes it
+//! with its defaults (two-sided, method "auto"): the statistic is the largest distance between
+//! the two empirical distribution functions; the p-value is exact when neither sample exceeds
+//! 10,000 values (the statistic then rounded to the lattice h / lcm(n1, n2) it lies on), and
+//! otherwise from `kstwo` with n = round(n1 n2 / (n1 + n2)) (ties to even). An exact
+//! computation that fails numerically falls back to the asymptotic one, as scipy's does.
+
+use serde::Serialize;
+
+use super::kolmogorov::{kolmogorov_sf, two_sample_equal_sf, two_sample_unequal_sf};
+use super::sample::{NumericSample, Sum};
+
+/// Largest sample size for which method "auto" computes the exact p-value.
+pub const EXACT_MAX_SIZE: usize = 10_000;
+
+/// How the p-value was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KsMethod {
+    /// Lattice-path counting over all orderings of the two samples.
+    Exact,
+    /// The one-sample two-sided distribution `kstwo` at the effective size.
+    Asymptotic,
+}
+
+/// The test's result with what is needed to reproduce it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KsResult {
+    /// sup |F_ref - F_cur|.
+    pub statistic: f64,
+    pub p_value: f64,
+    pub method: KsMethod,
+    pub reference_size: u64,
+    pub current_size: u64,
+    /// round(n1 n2 / (n1 + n2)): the n of `kstwo` (asymptotic method only).
+    pub effective_size: Option<u64>,
+    /// The statistic's lattice numerator h (statistic = h / lcm), exact method only.
+    pub lattice_numerator: Option<u64>,
+}
+
+/// `ks_2samp(reference, current)` over the finite values of both samples.
+pub fn ks_2samp(reference: &NumericSample, current: &NumericSample) -> KsResult {
+    ks_sorted(reference.sorted(), current.sorted())
+}
+
+/// The test over two sorted, non-empty slices of finite values.
+pub(crate) fn ks_sorted(a: &[f64], b: &[f64]) -> KsResult {
+    let walk = ecdf_walk(a, b, false);
+    ks_from_walk(&walk, a.len(), b.len())
+}
+
+/// What one walk over the merged values yields: the extreme differences F_a - F_b (for KS)
+/// and, when asked, the area between the two functions (the Wasserstein distance).
+pub(crate) struct EcdfWalk {
+    pub(crate) max_diff: f64,
+    pub(crate) min_diff: f64,
+    pub(crate) area: f64,
+}
+
+/// Walks the merged distinct values of two sorted samples once: at each, the share of each
+/// sample at or below it (as scipy's `searchsorted(..., side="right") / n`).
+pub(crate) fn ecdf_walk(a: &[f64], b: &[f64], area: bool) -> EcdfWalk {
+    let (n1, n2) = (a.len(), b.len());
+    let (f1, f2) = (n1 as f64, n2 as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut max_diff = f64::NEG_INFINITY;
+    let mut min_diff = f64::INFINITY;
+    let mut sum = Sum::default();
+    let mut previous = f64::NAN;
+    let mut previous_gap = 0.0;
+    while i < n1 || j < n2 {
+        let value = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.min(*y),
+            (Some(x), None) => *x,
+            (None, Some(y)) => *y,
+            (None, None) => break,
+        };
+        while i < n1 && a[i] <= value {
+            i += 1;
+        }
+        while j < n2 && b[j] <= value {
+            j += 1;
+        }
+        let diff = i as f64 / f1 - j as f64 / f2;
+        max_diff = max_diff.max(diff);
+        min_diff = min_diff.min(diff);
+        if area {
+            if !previous.is_nan() {
+                sum.add(previous_gap * (value - previous));
+            }
+            previous_gap = diff.abs();
+            previous = value;
+        }
+    }
+    EcdfWalk {
+        max_diff,
+        min_diff,
+        area: sum.value(),
+    }
+}
+
+/// The test from a walk's extreme differences.
+pub(crate) fn ks_from_walk(walk: &EcdfWalk, n1: usize, n2: usize) -> KsResult {
+    let (max_diff, min_diff) = (walk.max_diff, walk.min_diff);
+    let min_s = (-min_diff).clamp(0.0, 1.0);
+    let d = if min_s > max_diff { min_s } else { max_diff };
+
+    let g = gcd(n1 as u64, n2 as u64);
+    if n1.max(n2) <= EXACT_MAX_SIZE {
+        let lcm = (n1 as u64 / g) * n2 as u64;
+        let h = (d * lcm as f64).round_ties_even() as u64;
+        let lattice_d = h as f64 / lcm as f64;
+        let exact = if h == 0 {
+            Some(1.0)
+        } else {
+            let p = if n1 == n2 {
+                two_sample_equal_sf(n1 as u64, h)
+            } else {
+                two_sample_unequal_sf(n1 as u64, n2 as u64, g, h)
+            };
+            (0.0..=1.0).contains(&p).then_some(p)
+        };
+        if let Some(p) = exact {
+            return KsResult {
+                statistic: lattice_d,
+                p_value: p.clamp(0.0, 1.0),
+                method: KsMethod::Exact,
+                reference_size: n1 as u64,
+                current_size: n2 as u64,
+                effective_size: None,
+                lattice_numerator: Some(h),
+            };
+        }
+        return asymptotic(lattice_d, n1, n2);
+    }
+    asymptotic(d, n1, n2)
+}
+
+fn asymptotic(d: f64, n1: usize, n2: usize) -> KsResult {
+    let (m, n) = if n1 >= n2 {
+        (n1 as f64, n2 as f64)
+    } else {
+        (n2 as f64, n1 as f64)
+    };
+    let en = m * n / (m + n);
+    let effective = en.round_ties_even() as u64;
+    KsResult {
+        statistic: d,
+        p_value: kolmogorov_sf(effective, d).clamp(0.0, 1.0),
+        method: KsMethod::Asymptotic,
+        reference_size: n1 as u64,
+        current_size: n2 as u64,
+        effective_size: Some(effective),
+        lattice_numerator: None,
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
