@@ -44,7 +44,8 @@ fn is_open(exception: &Doc) -> bool {
 /// The status of `dossier.model_version`:
 /// - retired: the model version is voided, or production withdrew it (undeploy) for good;
 /// - suspended: an open critical exception affects it;
-/// - re-validation required: an open drift or performance exception affects it, or it changed
+/// - re-validation required: an open drift, performance or data-quality exception affects it
+///   (monitoring raises these on a breach), or it changed
 ///   after QA approved an earlier version;
 /// - released: its latest production deployment deploys it;
 /// - approved: QA approved its current version;
@@ -71,10 +72,12 @@ pub fn status(dossier: &Dossier) -> Status {
         .signatures
         .iter()
         .any(|s| s.role == RELEASING_ROLE && s.version < mv.version);
-    if affecting
-        .iter()
-        .any(|e| matches!(e.text("category"), Some("drift" | "performance")))
-        || (approved_before && !approved_now)
+    if affecting.iter().any(|e| {
+        matches!(
+            e.text("category"),
+            Some("drift" | "performance" | "data_quality")
+        )
+    }) || (approved_before && !approved_now)
     {
         return Status::RevalidationRequired;
     }

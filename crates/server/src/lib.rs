@@ -10,6 +10,7 @@ mod dossier;
 mod error;
 mod json;
 mod metrics;
+mod monitor;
 mod openapi;
 mod routes;
 mod sessions;

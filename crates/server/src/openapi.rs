@@ -22,8 +22,8 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::{
-    self, assessments, auth, datasets, fairness_file, ledger, records, release, users, validation,
-    workflow,
+    self, assessments, auth, datasets, fairness_file, ledger, monitoring, records, release, users,
+    validation, workflow,
 };
 use crate::state::Shared;
 
@@ -84,6 +84,7 @@ pub const BEARER: &str = "bearer";
         assessments::fairness,
         fairness_file::fairness_file,
         assessments::explanation,
+        monitoring::record_batch,
         ledger::checkpoint,
         ledger::public_key,
         ledger::events,
@@ -98,6 +99,7 @@ pub const BEARER: &str = "bearer";
         (name = "users", description = "User administration and security alerts."),
         (name = "records", description = "Versioned records, their history and electronic signatures."),
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
+        (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),
     ),
 )]

@@ -230,6 +230,7 @@ async fn prepare(
         verifier_key,
         metrics,
         workflow_steps: tokio::sync::Mutex::new(()),
+        references: Default::default(),
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

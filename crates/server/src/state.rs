@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Held while a workflow step is checked and appended: one step at a time.
     pub workflow_steps: tokio::sync::Mutex<()>,
+    /// Monitoring plans' reference data, read once and kept.
+    pub references: crate::monitor::ReferenceCache,
 }
 
 impl AppState {

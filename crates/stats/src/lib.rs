@@ -11,3 +11,4 @@ pub mod importance;
 pub mod performance;
 pub mod profile;
 pub mod special;
+pub mod table_columns;

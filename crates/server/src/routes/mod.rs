@@ -7,6 +7,7 @@ pub(crate) mod computed;
 pub(crate) mod datasets;
 pub(crate) mod fairness_file;
 pub(crate) mod ledger;
+pub(crate) mod monitoring;
 pub(crate) mod records;
 pub(crate) mod release;
 pub(crate) mod users;
@@ -134,6 +135,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             fairness_file::fairness_file,
         ),
         endpoint(M::POST, "/api/v1/explanations", assessments::explanation),
+        endpoint(
+            M::POST,
+            "/api/v1/monitoring-batches",
+            monitoring::record_batch,
+        ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
         endpoint(M::GET, "/api/v1/events", ledger::events),

@@ -1,0 +1,409 @@
+//! Drift monitoring through the real server, on SQLite and PostgreSQL: batches are evaluated
+//! only under an approved plan, against the reference dataset's uploaded data; a batch like
+//! the reference records no breach; a drifted one raises, in one transaction, an exception
+//! detected by the system and a draft change request, and the model version requires
+//! re-validation. Bad input is refused by name and writes nothing; NaN, infinities, missing
+//! features and small batches have recorded outcomes.
+
+mod common;
+
+use common::{server, Backend, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+on_both_backends!(
+    a_drifted_batch_raises_an_exception_and_a_change_request,
+    bad_batches_are_refused_by_name_and_write_nothing,
+);
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+const SITES: [&str; 3] = ["Basel", "Lyon", "Cork"];
+
+/// 600 reference rows: ages 20..79 spread evenly, three sites in turn.
+fn reference_csv() -> Vec<u8> {
+    let mut text = String::from("id,age,site\n");
+    for i in 0..600u64 {
+        text.push_str(&format!(
+            "{i},{},{}\n",
+            20 + (i * 7) % 60,
+            SITES[(i % 3) as usize]
+        ));
+    }
+    text.into_bytes()
+}
+
+/// `rows` batch rows like the reference, ages moved by `shift`.
+fn batch(rows: u64, shift: f64) -> (Vec<Value>, Vec<Value>) {
+    let ages = (0..rows)
+        .map(|i| json!(20.0 + ((i * 11) % 60) as f64 + shift))
+        .collect();
+    let sites = (0..rows).map(|i| json!(SITES[(i % 3) as usize])).collect();
+    (ages, sites)
+}
+
+/// Equal as JSON values, numbers compared by value (the log keeps 1.0 as 1).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn window() -> Value {
+    json!({"start": "2026-11-01T00:00:00Z", "end": "2026-11-08T00:00:00Z"})
+}
+
+/// A model, its version, a profiled reference dataset and a monitoring plan (not approved);
+/// returns (developer, qa) tokens.
+async fn setup(s: &TestServer) -> (String, String) {
+    let admin = s.admin().await;
+    let dev = s.person(&admin, "dev", "developer").await;
+    let qa = s.person(&admin, "qa", "qa").await;
+    s.create(
+        &dev,
+        "model",
+        "m1",
+        json!({"name": "tablet-anomaly", "owner": "dev",
+               "intended_use": "Flags anomalous tablet batches for QA review.",
+               "context_of_use": "Advisory.", "gamp_category": 5,
+               "risk": {"model_influence": "low", "decision_consequence": "low"}}),
+    )
+    .await;
+    s.create(
+        &dev,
+        "model_version",
+        "mv1",
+        json!({"model": "m1", "version": "1",
+               "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]}),
+    )
+    .await;
+    let csv = reference_csv();
+    let canonical = format!("{}  reference.csv\n", sha256_hex(&csv));
+    s.create(
+        &dev,
+        "dataset_version",
+        "ref",
+        json!({"name": "reference", "version": "1", "source": "MES export",
+               "content_digest": sha256_hex(canonical.as_bytes()),
+               "manifest": [{"path": "reference.csv", "sha256": sha256_hex(&csv),
+                             "size_bytes": csv.len()}]}),
+    )
+    .await;
+    let (status, body) = s
+        .raw(
+            Method::POST,
+            "/api/v1/dataset-versions/ref/data?path=reference.csv",
+            Some(&dev),
+            csv,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    s.create(
+        &dev,
+        "monitoring_plan",
+        "mp1",
+        json!({"model_version": "mv1", "reference_dataset": "ref",
+               "features": [{"name": "age", "type": "numerical"},
+                            {"name": "site", "type": "categorical"}],
+               "drift": {"drift_share": 0.5},
+               "performance_metrics": [{"metric": "accuracy", "op": ">=", "threshold": 0.8}],
+               "minimum_batch_rows": 50,
+               "action_plan": "QA investigates within 5 working days; the model is withdrawn \
+                               if accuracy stays below 0.8.",
+               "notify": ["qa"]}),
+    )
+    .await;
+    (dev, qa)
+}
+
+async fn post_batch(s: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
+    s.post("/api/v1/monitoring-batches", token, body).await
+}
+
+async fn status_of(s: &TestServer, token: &str) -> String {
+    let (status, ready) = s
+        .get("/api/v1/model-versions/mv1/release-readiness", token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    ready["status"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn a_drifted_batch_raises_an_exception_and_a_change_request(backend: Backend) {
+    let s = server(backend).await;
+    let (dev, qa) = setup(&s).await;
+    let (ages, sites) = batch(300, 0.0);
+    let body = |id: &str, ages: Vec<Value>, sites: Vec<Value>| {
+        json!({"id": id, "data": {"plan": "mp1", "window": window()},
+               "columns": {"age": ages, "site": sites}})
+    };
+
+    // Only under an approved plan.
+    let size = s.tree_size().await;
+    let (status, refused) = post_batch(&s, &dev, body("b0", ages.clone(), sites.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "plan_not_approved");
+    assert_eq!(s.tree_size().await, size, "nothing written");
+    s.approve(&qa, "monitoring_plan", "mp1", 1).await;
+
+    // Like the reference: tested, no drift, no breach; the plan's model version filled in.
+    let (status, quiet) = post_batch(&s, &dev, body("b1", ages.clone(), sites.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{quiet}");
+    let data = &quiet["data"];
+    assert_eq!(data["model_version"], "mv1");
+    assert_eq!(data["rows"], 300);
+    assert_eq!(data["tested"], true);
+    assert_eq!(data["breach"], false, "{data}");
+    assert_eq!(quiet["raised"], json!({}));
+    let features = data["drift"]["features"].as_array().expect("features");
+    assert_eq!(features.len(), 2);
+    // Evidently's defaults for 600 reference rows: KS for ages, chi-square for three sites.
+    assert_eq!(features[0]["feature"], "age");
+    assert_eq!(features[0]["test"], "ks");
+    assert_eq!(features[0]["comparison"], "<=");
+    assert_eq!(features[1]["test"], "chi_square");
+    assert!(features.iter().all(|f| f["drifted"] == false), "{data}");
+    assert_eq!(data["drift"]["report"].as_str().map(str::len), Some(64));
+    assert_eq!(quiet["receipt"]["seq"].as_array().map(Vec::len), Some(1));
+    assert_eq!(status_of(&s, &qa).await, "draft");
+
+    // Ages moved up by 25, an unseen site, NaN and infinities, poor accuracy: a breach.
+    let (mut ages, mut sites) = batch(300, 25.0);
+    ages[0] = json!("NaN");
+    ages[1] = json!(null);
+    ages[2] = json!("Infinity");
+    sites[3] = json!("Dublin");
+    sites[4] = json!("Dublin");
+    sites[5] = json!("Dublin");
+    sites[6] = json!("Dublin");
+    let predictions: Vec<Value> = (0..300).map(|i| json!(i % 2 == 0)).collect();
+    let labels: Vec<Value> = (0..300).map(|i| json!(i % 3 == 0)).collect();
+    let mut drifted = body("b2", ages, sites);
+    drifted["predictions"] = json!(predictions);
+    drifted["labels"] = json!(labels);
+    drifted["data"]["prediction_errors"] = json!({"count": 6, "sample": ["timeout"]});
+    let (status, breach) = post_batch(&s, &dev, drifted).await;
+    assert_eq!(status, StatusCode::CREATED, "{breach}");
+    let data = &breach["data"];
+    assert_eq!(data["breach"], true, "{data}");
+    let age = &data["drift"]["features"][0];
+    assert_eq!(age["drifted"], true, "{data}");
+    assert_eq!(
+        age["dropped"],
+        json!({"missing": 2, "positive_infinity": 1, "negative_infinity": 0}),
+        "NaN and infinities are counted: {age}"
+    );
+    assert_eq!(age["current_rows"], 297);
+    let anomaly = |name: &str| {
+        data["anomalies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["anomaly"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} anomaly: {data}"))
+    };
+    assert_eq!(
+        anomaly("unseen_category_share")["examples"],
+        json!(["Dublin"])
+    );
+    // Dublin was never in the reference: chi-square's statistic is infinite, its p-value 0.
+    let site = &data["drift"]["features"][1];
+    assert_eq!(site["statistic"], Value::Null, "{site}");
+    assert_eq!(site["p_value"], 0.0);
+    assert_eq!(anomaly("unseen_category_share")["breached"], true);
+    assert_eq!(anomaly("prediction_error_rate")["value"], 0.02);
+    let accuracy = &data["performance"][0];
+    assert_eq!(accuracy["metric"], "accuracy");
+    assert_eq!(accuracy["passed"], false, "{data}");
+    let breaches: Vec<&str> = data["breaches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(breaches[0].starts_with("data drift"), "{breaches:?}");
+    assert!(breaches
+        .iter()
+        .any(|b| b.starts_with("performance: accuracy")));
+
+    // One transaction: the batch, the exception and the change request.
+    assert_eq!(breach["receipt"]["seq"].as_array().map(Vec::len), Some(3));
+    let exception_id = breach["raised"]["exception"].as_str().expect("exception");
+    let request_id = breach["raised"]["change_request"].as_str().expect("change");
+    assert_eq!(data["exception"], exception_id);
+    let (status, exception) = s
+        .get(&format!("/api/v1/records/exception/{exception_id}"), &qa)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{exception}");
+    assert_eq!(exception["data"]["category"], "drift");
+    assert_eq!(exception["data"]["detected_by"]["kind"], "system");
+    assert_eq!(exception["data"]["source"], "b2");
+    assert_eq!(exception["data"]["affected_model_versions"], json!(["mv1"]));
+    assert_eq!(exception["data"]["notified_stakeholders"], json!(["qa"]));
+    let (status, change) = s
+        .get(&format!("/api/v1/records/change_request/{request_id}"), &qa)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{change}");
+    assert_eq!(change["workflow_state"], "draft");
+    assert_eq!(change["data"]["raised_by"], exception_id);
+    assert_eq!(change["data"]["model"], "m1");
+    assert_eq!(status_of(&s, &qa).await, "revalidation_required");
+
+    // A batch smaller than the plan's minimum is recorded, untested.
+    let (ages, sites) = batch(10, 40.0);
+    let (status, small) = post_batch(&s, &dev, body("b3", ages, sites)).await;
+    assert_eq!(status, StatusCode::CREATED, "{small}");
+    assert_eq!(small["data"]["tested"], false);
+    assert_eq!(small["data"]["breach"], false);
+
+    // A feature the batch lacks is a breach of its own.
+    let (ages, _) = batch(100, 0.0);
+    let (status, missing) = post_batch(
+        &s,
+        &dev,
+        json!({"id": "b4", "data": {"plan": "mp1", "window": window()},
+               "columns": {"age": ages}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{missing}");
+    assert_eq!(missing["data"]["breach"], true);
+    assert!(missing["data"]["breaches"][0]
+        .as_str()
+        .unwrap_or_default()
+        .contains("missing_feature of site"));
+
+    // Everything survives a restart, and the records read back as written.
+    let mut s = s;
+    s.restart().await;
+    let qa = s.login("qa", &common::password_of("qa")).await;
+    let (status, read) = s.get("/api/v1/records/monitoring_batch/b2", &qa).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert!(
+        same(&read["data"], &breach["data"]),
+        "{read} against {breach}"
+    );
+    s.stop().await;
+}
+
+async fn bad_batches_are_refused_by_name_and_write_nothing(backend: Backend) {
+    let s = server(backend).await;
+    let (dev, qa) = setup(&s).await;
+    s.approve(&qa, "monitoring_plan", "mp1", 1).await;
+    let (ages, sites) = batch(100, 0.0);
+    let good = json!({"data": {"plan": "mp1", "window": window()},
+                      "columns": {"age": ages, "site": sites}});
+    let size = s.tree_size().await;
+    let cases: Vec<(Value, StatusCode, &str, &str)> = vec![
+        (
+            {
+                let mut b = good.clone();
+                b["columns"]["weight"] = json!([1.0]);
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "columns/weight",
+            "not a feature of the monitoring plan",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["columns"]["site"] = json!(["Basel"]);
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "columns/site",
+            "one value per row",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["columns"]["age"][3] = json!("old");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "columns/age/3",
+            "numerical feature takes numbers",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["data"]["window"]["end"] = json!("2026-10-01T00:00:00Z");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "data/window/end",
+            "ends before it starts",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["data"]["breach"] = json!(false);
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "data/breach",
+            "computed by the server",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["data"]["model_version"] = json!("mv9");
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "data/model_version",
+            "monitors `mv1`",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["data"]["plan"] = json!("mp9");
+                b
+            },
+            StatusCode::NOT_FOUND,
+            "data/plan",
+            "mp9",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b["labels"] = json!([true]);
+                b
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "labels",
+            "one value per row",
+        ),
+    ];
+    for (body, status, field, says) in cases {
+        let (got, answer) = post_batch(&s, &dev, body).await;
+        assert_eq!(got, status, "{field}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{field}: {message}");
+    }
+    // A batch stated through the generic endpoint may not carry computed figures.
+    let (status, answer) = s
+        .post(
+            "/api/v1/records/monitoring_batch",
+            &dev,
+            json!({"data": {"plan": "mp1", "window": window(), "breach": false}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(s.tree_size().await, size, "nothing written");
+    let (status, list) = s.get("/api/v1/records/monitoring_batch", &qa).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["records"].as_array().map(Vec::len), Some(0), "{list}");
+    s.stop().await;
+}
