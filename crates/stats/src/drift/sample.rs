@@ -536,11 +536,12 @@ fn population_std(values: &[f64], sum: f64) -> f64 {
     (squares.value() / n).sqrt()
 }
 
-/// Radix digits: 11 bits, six passes cover the 64-bit key.
-const DIGIT_BITS: u32 = 11;
+/// Radix digits: bytes, eight passes cover the 64-bit key. (On this crate's bench machine bytes beat
+/// 11-bit digits by a third: 256 counters and 256 write streams stay in the L1 cache.)
+const DIGIT_BITS: u32 = 8;
 const BUCKETS: usize = 1 << DIGIT_BITS;
-const PASSES: usize = 6;
-/// Up to this many values the standard sort is faster than six radix passes.
+const PASSES: usize = 8;
+/// Up to this many values the standard sort is faster than the radix passes.
 const SMALL: usize = 4096;
 
 /// The order-preserving integer image of a float: flip every bit of a negative one, only the
