@@ -10,4 +10,5 @@ pub mod fairness_file;
 pub mod importance;
 pub mod performance;
 pub mod profile;
+mod radix;
 pub mod special;

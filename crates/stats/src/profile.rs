@@ -1062,7 +1062,7 @@ fn summarize_numbers(mut values: Vec<f64>) -> (Option<NumericSummary>, u64) {
     if values.is_empty() {
         return (None, 0);
     }
-    values.sort_unstable_by(f64::total_cmp);
+    crate::radix::sort_total(&mut values);
     let distinct = 1 + values.windows(2).filter(|pair| pair[0] != pair[1]).count() as u64;
     let mean = compensated_sum(values.iter().copied()) / values.len() as f64;
     let summary = NumericSummary {
