@@ -87,10 +87,15 @@ impl SortScratch {
     }
 }
 
-/// `values` (no NaN) sorted as `sort_unstable_by(f64::total_cmp)` sorts them.
+/// `values` (no NaN) sorted as `sort_unstable_by(f64::total_cmp)` sorts them: whole numbers
+/// over a span not much wider than their count (ages, visit numbers, row ids) by counting them,
+/// any others by the radix sort.
 pub(crate) fn sort_total(values: &mut [f64]) {
     if values.len() <= SMALL {
         values.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    if sort_by_counting(values) {
         return;
     }
     let mut scratch = SortScratch::default();
@@ -104,6 +109,39 @@ pub(crate) fn sort_total(values: &mut [f64]) {
     for (value, k) in values.iter_mut().zip(scratch.sort(&digits)) {
         *value = value_of(*k);
     }
+}
+
+/// Sorts `values` by counting each one when all are whole numbers (no -0.0) within 2^53 of 0
+/// whose span is at most twice their count (or 2^16); false, untouched, otherwise. Within 2^53
+/// every whole number is exact, so `value - min` is its exact offset and `min + offset` gives it
+/// back.
+fn sort_by_counting(values: &mut [f64]) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    let Ok(count) = u32::try_from(values.len()) else {
+        return false;
+    };
+    let (mut min, mut max, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+    for &value in values.iter() {
+        min = min.min(value);
+        max = max.max(value);
+        whole &= value.fract() == 0.0;
+    }
+    let widest = (2 * count as usize).max(1 << 16) as f64;
+    let negative_zero = || values.iter().any(|v| v.to_bits() == (-0.0f64).to_bits());
+    if !whole || min < -EXACT || max > EXACT || max - min >= widest || negative_zero() {
+        return false;
+    }
+    let mut counts = vec![0u32; (max - min) as usize + 1];
+    for &value in values.iter() {
+        counts[(value - min) as usize] += 1;
+    }
+    let mut at = 0;
+    for (offset, &times) in counts.iter().enumerate() {
+        let end = at + times as usize;
+        values[at..end].fill(min + offset as f64);
+        at = end;
+    }
+    true
 }
 
 #[cfg(test)]
@@ -134,5 +172,18 @@ mod tests {
         sort_total(&mut values);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&values), bits(&expected));
+
+        // Whole numbers, counted; then with a -0.0 or a fraction among them, radix-sorted.
+        let whole: Vec<f64> = (0..60_000)
+            .map(|i| ((i * 7919) % 9001) as f64 - 4500.0)
+            .collect();
+        for extra in [None, Some(-0.0), Some(0.5), Some(1e300)] {
+            let mut values = whole.clone();
+            values.extend(extra);
+            let mut expected = values.clone();
+            expected.sort_unstable_by(f64::total_cmp);
+            sort_total(&mut values);
+            assert_eq!(bits(&values), bits(&expected), "with {extra:?}");
+        }
     }
 }
