@@ -626,33 +626,58 @@ pub(crate) enum CellValue<'a> {
 
 /// Reads a CSV cell: an NA spelling is missing, then as [`classify_text`].
 ///
-/// Most cells of a table are numbers, so a cell that starts with a digit and does not end with
-/// a space or tab is read straight as one: such a cell is no boolean, and the only NA spellings
-/// that start with a digit (`1.#IND`, `1.#QNAN`) are no number either.
+/// Most cells of a table are plain numbers, so a cell that starts with a digit is first read in
+/// one scan by [`read_plain_number`]; what that does not take goes the general way. (No boolean
+/// starts with a digit, and the NA spellings that do, `1.#IND` and `1.#QNAN`, are not plain.)
 fn classify_csv_cell(text: &str) -> CellValue<'_> {
-    let bytes = text.as_bytes();
-    if let (Some(first), Some(last)) = (bytes.first(), bytes.last()) {
-        if first.is_ascii_digit() && !matches!(last, b' ' | b'\t') {
-            if let Some(integer) = parse_integer(bytes) {
-                return CellValue::Integer(integer);
-            }
-            if is_decimal_syntax(bytes) {
-                return match text.parse::<f64>() {
-                    Ok(number) if number.is_finite() => CellValue::Number(number),
-                    _ => CellValue::Text(text),
-                };
-            }
-            return if is_na_spelling(text) {
-                CellValue::Missing
-            } else {
-                CellValue::Text(text)
-            };
+    if text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        if let Some(cell) = read_plain_number(text.as_bytes()) {
+            return cell;
         }
     }
     if is_na_spelling(text) {
         CellValue::Missing
     } else {
         classify_text(text)
+    }
+}
+
+/// 10^0 ..= 10^22: the powers of ten a double holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Digits with at most one `.` and nothing else, read as [`parse_numeric`] reads them: up to 18
+/// digits and no `.` is that integer; a `.` with digits that make a mantissa m <= 2^53 and at
+/// most 22 of them after it is m / 10^k, which is correctly rounded because both are exact
+/// doubles (Clinger's fast path: the same value the standard parser gives). None otherwise.
+fn read_plain_number(bytes: &[u8]) -> Option<CellValue<'static>> {
+    let mut mantissa = 0u64;
+    let mut digits = 0usize;
+    let mut dot = None;
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(byte - b'0'));
+                digits += 1;
+            }
+            b'.' if dot.is_none() => dot = Some(at),
+            _ => return None,
+        }
+    }
+    // 18 digits stay below 10^18 < 2^63: nothing wrapped, and the integer fits an i64.
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    match dot {
+        None => i64::try_from(mantissa).ok().map(CellValue::Integer),
+        Some(at) => {
+            let scale = *EXACT_POWERS_OF_TEN.get(bytes.len() - at - 1)?;
+            (mantissa <= 1 << 53).then(|| CellValue::Number(mantissa as f64 / scale))
+        }
     }
 }
 
@@ -2464,6 +2489,21 @@ mod tests {
                 format!("{general:?}"),
                 "{cell:?}"
             );
+        }
+        let mut state = 0x0dec_u64;
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let digits = (state >> 59) as usize % 18 + 1;
+            let text = format!("{:0digits$}", (state >> 4) % 10u64.pow(digits as u32));
+            let point = (state >> 40) as usize % (digits + 1);
+            let cell = format!("{}.{}", &text[..point.max(1)], &text[point.max(1)..]);
+            let Some(CellValue::Number(fast)) = read_plain_number(cell.as_bytes()) else {
+                continue; // beyond the fast path: read the general way
+            };
+            let general: f64 = cell.parse().expect("a decimal");
+            assert_eq!(fast.to_bits(), general.to_bits(), "{cell}");
         }
         for spelling in NA_SPELLINGS {
             assert!(is_na_spelling(spelling), "{spelling:?}");
