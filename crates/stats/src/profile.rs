@@ -880,10 +880,61 @@ enum Observed {
     /// Every value so far was a number.
     Numbers { values: Vec<f64>, all_integer: bool },
     /// Counts of each value's spelling.
-    Categories {
-        counts: HashMap<Box<str>, u64>,
-        all_boolean: bool,
-    },
+    Categories { counts: Tally, all_boolean: bool },
+}
+
+/// How often each spelling of a categorical column occurs. Spellings of up to 15 bytes (most
+/// categories: codes, arms, sites, dates) are counted under their bytes and length packed in a
+/// `u128`, which hashes and compares in a few instructions and needs no allocation; longer ones
+/// under the text itself. A spelling is under one or the other by its length alone.
+#[derive(Default)]
+struct Tally {
+    short: HashMap<u128, u64>,
+    long: HashMap<Box<str>, u64>,
+}
+
+impl Tally {
+    const SHORT: usize = 15;
+
+    fn add(&mut self, spelling: &str) {
+        match Tally::pack(spelling) {
+            Some(key) => *self.short.entry(key).or_insert(0) += 1,
+            None => count_category(&mut self.long, spelling),
+        }
+    }
+
+    /// The bytes in the low 15 bytes (little-endian), the length in the top one.
+    fn pack(spelling: &str) -> Option<u128> {
+        let bytes = spelling.as_bytes();
+        if bytes.len() > Tally::SHORT {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        packed[Tally::SHORT] = bytes.len() as u8;
+        Some(u128::from_le_bytes(packed))
+    }
+
+    fn unpack(key: u128) -> Box<str> {
+        let packed = key.to_le_bytes();
+        let length = usize::from(packed[Tally::SHORT]).min(Tally::SHORT);
+        // Packed from a `str`, so the bytes are UTF-8 text.
+        String::from_utf8_lossy(&packed[..length]).into()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+
+    fn into_map(self) -> HashMap<Box<str>, u64> {
+        let mut counts = self.long;
+        counts.extend(
+            self.short
+                .into_iter()
+                .map(|(key, count)| (Tally::unpack(key), count)),
+        );
+        counts
+    }
 }
 
 /// Gathers one column's values while rows are read.
@@ -921,7 +972,7 @@ impl ColumnAccumulator {
             }
         } else {
             Observed::Categories {
-                counts: HashMap::new(),
+                counts: Tally::default(),
                 all_boolean: kind == ColumnType::Boolean,
             }
         };
@@ -977,12 +1028,10 @@ impl ColumnAccumulator {
                 // A Parquet number has no spelling; it counts under its canonical one when a
                 // CSV part made its column categorical.
                 ("", CellValue::Integer(value)) => {
-                    count_category(counts, &number_spelling(*value as f64, true))
+                    counts.add(&number_spelling(*value as f64, true))
                 }
-                ("", CellValue::Number(value)) => {
-                    count_category(counts, &number_spelling(*value, false))
-                }
-                _ => count_category(counts, spelling),
+                ("", CellValue::Number(value)) => counts.add(&number_spelling(*value, false)),
+                _ => counts.add(spelling),
             }
         }
     }
@@ -994,9 +1043,9 @@ impl ColumnAccumulator {
             all_integer,
         } = &mut self.observed
         {
-            let mut counts = HashMap::new();
+            let mut counts = Tally::default();
             for &value in values.iter() {
-                count_category(&mut counts, &number_spelling(value, *all_integer));
+                counts.add(&number_spelling(value, *all_integer));
             }
             self.observed = Observed::Categories {
                 all_boolean: counts.is_empty(),
@@ -1047,6 +1096,7 @@ impl ColumnAccumulator {
                 profile.distinct = distinct;
             }
             Observed::Categories { counts, .. } => {
+                let counts = counts.into_map();
                 let counts = if kind == ColumnType::Boolean {
                     canonical_booleans(counts)
                 } else {
