@@ -2,6 +2,9 @@
 //! memory (integers, decimals, booleans, dates, categories, a few quoted fields, some missing
 //! cells), profiles it, and prints MB/s and the peak resident memory.
 //!
+//! Before profiling, the same bytes are parsed by the `csv` crate alone (every record as a
+//! `ByteRecord`, nothing done with it): the floor any CSV profile here stands on.
+//!
 //! `cargo bench -p modeltrail-stats --bench profile`; `PROFILE_BENCH_MB=256` for a smaller run.
 
 use std::io::Write;
@@ -104,6 +107,29 @@ fn cpu_nanoseconds() -> Option<u64> {
     schedstat.split_whitespace().next()?.parse().ok()
 }
 
+fn cpu_seconds_since(before: Option<u64>) -> f64 {
+    match (before, cpu_nanoseconds()) {
+        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / 1e9,
+        _ => f64::NAN,
+    }
+}
+
+/// Every record of the CSV read as a `ByteRecord` with the profiler's reader settings; the
+/// number of fields.
+fn parse_only(data: &[u8]) -> Result<u64, csv::Error> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(data);
+    let mut record = csv::ByteRecord::new();
+    let mut fields = 0;
+    while csv.read_byte_record(&mut record)? {
+        fields += record.len() as u64;
+    }
+    Ok(fields)
+}
+
 /// A line of /proc/self/status, in kB.
 fn status_kilobytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -130,6 +156,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.len() as f64 / 1e6,
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    let cpu_before = cpu_nanoseconds();
+    let parsed = parse_only(&data)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_seconds = cpu_seconds_since(cpu_before);
+    println!(
+        "csv crate alone (ByteRecord, {parsed} fields): {:.0} MB/s, {:.0} MB per CPU-second",
+        data.len() as f64 / 1e6 / seconds,
+        data.len() as f64 / 1e6 / cpu_seconds
+    );
+
     let resident_before = status_kilobytes("VmRSS:").unwrap_or(0);
     // Writing 5 to clear_refs resets the peak (VmHWM), so the peak below is the profiling's.
     let peak_was_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -138,10 +175,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cpu_before = cpu_nanoseconds();
     let profiled = profile_csv_with_digests(data.as_slice())?;
     let seconds = started.elapsed().as_secs_f64();
-    let cpu_seconds = match (cpu_before, cpu_nanoseconds()) {
-        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / 1e9,
-        _ => f64::NAN,
-    };
+    let cpu_seconds = cpu_seconds_since(cpu_before);
 
     assert_eq!(profiled.profile.rows, rows, "every generated row was read");
     let peak = status_kilobytes("VmHWM:").unwrap_or(0);

@@ -10,5 +10,6 @@ pub mod fairness_file;
 pub mod importance;
 pub mod performance;
 pub mod profile;
+mod radix;
 pub mod special;
 pub mod table_columns;

@@ -625,7 +625,16 @@ pub(crate) enum CellValue<'a> {
 }
 
 /// Reads a CSV cell: an NA spelling is missing, then as [`classify_text`].
+///
+/// Most cells of a table are plain numbers, so a cell that starts with a digit is first read in
+/// one scan by [`read_plain_number`]; what that does not take goes the general way. (No boolean
+/// starts with a digit, and the NA spellings that do, `1.#IND` and `1.#QNAN`, are not plain.)
 fn classify_csv_cell(text: &str) -> CellValue<'_> {
+    if text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        if let Some(cell) = read_plain_number(text.as_bytes()) {
+            return cell;
+        }
+    }
     if is_na_spelling(text) {
         CellValue::Missing
     } else {
@@ -633,29 +642,61 @@ fn classify_csv_cell(text: &str) -> CellValue<'_> {
     }
 }
 
-/// Whether `text` is one of [`NA_SPELLINGS`] (spelled out so it compiles to a switch on length).
+/// 10^0 ..= 10^22: the powers of ten a double holds exactly.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Digits with at most one `.` and nothing else, read as [`parse_numeric`] reads them: up to 18
+/// digits and no `.` is that integer; a `.` with digits that make a mantissa m <= 2^53 and at
+/// most 22 of them after it is m / 10^k, which is correctly rounded because both are exact
+/// doubles (Clinger's fast path: the same value the standard parser gives). None otherwise.
+fn read_plain_number(bytes: &[u8]) -> Option<CellValue<'static>> {
+    let mut mantissa = 0u64;
+    let mut digits = 0usize;
+    let mut dot = None;
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa
+                    .wrapping_mul(10)
+                    .wrapping_add(u64::from(byte - b'0'));
+                digits += 1;
+            }
+            b'.' if dot.is_none() => dot = Some(at),
+            _ => return None,
+        }
+    }
+    // 18 digits stay below 10^18 < 2^63: nothing wrapped, and the integer fits an i64.
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    match dot {
+        None => i64::try_from(mantissa).ok().map(CellValue::Integer),
+        Some(at) => {
+            let scale = *EXACT_POWERS_OF_TEN.get(bytes.len() - at - 1)?;
+            (mantissa <= 1 << 53).then(|| CellValue::Number(mantissa as f64 / scale))
+        }
+    }
+}
+
+/// Whether `text` is one of [`NA_SPELLINGS`], compared only with the spellings of its length.
 fn is_na_spelling(text: &str) -> bool {
-    matches!(
-        text,
-        "" | "#N/A"
-            | "#N/A N/A"
-            | "#NA"
-            | "-1.#IND"
-            | "-1.#QNAN"
-            | "-NaN"
-            | "-nan"
-            | "1.#IND"
-            | "1.#QNAN"
-            | "<NA>"
-            | "N/A"
-            | "NA"
-            | "NULL"
-            | "NaN"
-            | "None"
-            | "n/a"
-            | "nan"
-            | "null"
-    )
+    let bytes = text.as_bytes();
+    match bytes.len() {
+        0 => true,
+        2 => bytes == b"NA",
+        3 => matches!(bytes, b"#NA" | b"N/A" | b"NaN" | b"n/a" | b"nan"),
+        4 => matches!(
+            bytes,
+            b"#N/A" | b"-NaN" | b"-nan" | b"<NA>" | b"NULL" | b"None" | b"null"
+        ),
+        6 => bytes == b"1.#IND",
+        7 => matches!(bytes, b"-1.#IND" | b"1.#QNAN"),
+        8 => matches!(bytes, b"#N/A N/A" | b"-1.#QNAN"),
+        _ => false,
+    }
 }
 
 /// Reads text as a boolean or a number when it spells one, else keeps it as text.
@@ -839,10 +880,61 @@ enum Observed {
     /// Every value so far was a number.
     Numbers { values: Vec<f64>, all_integer: bool },
     /// Counts of each value's spelling.
-    Categories {
-        counts: HashMap<Box<str>, u64>,
-        all_boolean: bool,
-    },
+    Categories { counts: Tally, all_boolean: bool },
+}
+
+/// How often each spelling of a categorical column occurs. Spellings of up to 15 bytes (most
+/// categories: codes, arms, sites, dates) are counted under their bytes and length packed in a
+/// `u128`, which hashes and compares in a few instructions and needs no allocation; longer ones
+/// under the text itself. A spelling is under one or the other by its length alone.
+#[derive(Default)]
+struct Tally {
+    short: HashMap<u128, u64>,
+    long: HashMap<Box<str>, u64>,
+}
+
+impl Tally {
+    const SHORT: usize = 15;
+
+    fn add(&mut self, spelling: &str) {
+        match Tally::pack(spelling) {
+            Some(key) => *self.short.entry(key).or_insert(0) += 1,
+            None => count_category(&mut self.long, spelling),
+        }
+    }
+
+    /// The bytes in the low 15 bytes (little-endian), the length in the top one.
+    fn pack(spelling: &str) -> Option<u128> {
+        let bytes = spelling.as_bytes();
+        if bytes.len() > Tally::SHORT {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        packed[Tally::SHORT] = bytes.len() as u8;
+        Some(u128::from_le_bytes(packed))
+    }
+
+    fn unpack(key: u128) -> Box<str> {
+        let packed = key.to_le_bytes();
+        let length = usize::from(packed[Tally::SHORT]).min(Tally::SHORT);
+        // Packed from a `str`, so the bytes are UTF-8 text.
+        String::from_utf8_lossy(&packed[..length]).into()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+
+    fn into_map(self) -> HashMap<Box<str>, u64> {
+        let mut counts = self.long;
+        counts.extend(
+            self.short
+                .into_iter()
+                .map(|(key, count)| (Tally::unpack(key), count)),
+        );
+        counts
+    }
 }
 
 /// Gathers one column's values while rows are read.
@@ -880,7 +972,7 @@ impl ColumnAccumulator {
             }
         } else {
             Observed::Categories {
-                counts: HashMap::new(),
+                counts: Tally::default(),
                 all_boolean: kind == ColumnType::Boolean,
             }
         };
@@ -936,12 +1028,10 @@ impl ColumnAccumulator {
                 // A Parquet number has no spelling; it counts under its canonical one when a
                 // CSV part made its column categorical.
                 ("", CellValue::Integer(value)) => {
-                    count_category(counts, &number_spelling(*value as f64, true))
+                    counts.add(&number_spelling(*value as f64, true))
                 }
-                ("", CellValue::Number(value)) => {
-                    count_category(counts, &number_spelling(*value, false))
-                }
-                _ => count_category(counts, spelling),
+                ("", CellValue::Number(value)) => counts.add(&number_spelling(*value, false)),
+                _ => counts.add(spelling),
             }
         }
     }
@@ -953,9 +1043,9 @@ impl ColumnAccumulator {
             all_integer,
         } = &mut self.observed
         {
-            let mut counts = HashMap::new();
+            let mut counts = Tally::default();
             for &value in values.iter() {
-                count_category(&mut counts, &number_spelling(value, *all_integer));
+                counts.add(&number_spelling(value, *all_integer));
             }
             self.observed = Observed::Categories {
                 all_boolean: counts.is_empty(),
@@ -1006,6 +1096,7 @@ impl ColumnAccumulator {
                 profile.distinct = distinct;
             }
             Observed::Categories { counts, .. } => {
+                let counts = counts.into_map();
                 let counts = if kind == ColumnType::Boolean {
                     canonical_booleans(counts)
                 } else {
@@ -1062,7 +1153,7 @@ fn summarize_numbers(mut values: Vec<f64>) -> (Option<NumericSummary>, u64) {
     if values.is_empty() {
         return (None, 0);
     }
-    values.sort_unstable_by(f64::total_cmp);
+    crate::radix::sort_total(&mut values);
     let distinct = 1 + values.windows(2).filter(|pair| pair[0] != pair[1]).count() as u64;
     let mean = compensated_sum(values.iter().copied()) / values.len() as f64;
     let summary = NumericSummary {
@@ -2267,7 +2358,7 @@ impl ColumnProfile {
 impl RowDigestSet {
     /// The set of the given digests: sorted, repeats removed.
     pub fn from_digests(mut digests: Vec<RowDigest>) -> Self {
-        digests.sort_unstable_by_key(|digest| u128::from_be_bytes(*digest));
+        sort_digests(&mut digests, 0);
         digests.dedup();
         RowDigestSet { digests }
     }
@@ -2330,5 +2421,151 @@ impl RowDigestSet {
             set.push(digest);
         }
         Ok(RowDigestSet { digests: set })
+    }
+}
+
+/// Sorts digests ascending (as big-endian integers: byte order). Digests are uniform, so a
+/// large set is first spread by its leading bytes, in place, 256 ways a byte for at most two
+/// bytes (an American flag sort: each pass touches 256 places at a time, which stay in cache),
+/// and only the small runs that share them are sorted by comparison.
+fn sort_digests(digests: &mut [RowDigest], byte: usize) {
+    const SPREAD_ABOVE: usize = 1 << 12;
+    if digests.len() <= SPREAD_ABOVE || byte >= 2 {
+        digests.sort_unstable_by_key(|digest| u128::from_be_bytes(*digest));
+        return;
+    }
+    let mut counts = [0usize; 256];
+    for digest in digests.iter() {
+        counts[usize::from(digest[byte])] += 1;
+    }
+    let mut next = [0usize; 256];
+    let mut ends = [0usize; 256];
+    let mut running = 0;
+    for bucket in 0..256 {
+        next[bucket] = running;
+        running += counts[bucket];
+        ends[bucket] = running;
+    }
+    for bucket in 0..256 {
+        while next[bucket] < ends[bucket] {
+            // Carry the digest found here to its bucket, and the one displaced there on, until
+            // one belongs here.
+            let mut carried = digests[next[bucket]];
+            loop {
+                let home = usize::from(carried[byte]);
+                if home == bucket {
+                    break;
+                }
+                std::mem::swap(&mut carried, &mut digests[next[home]]);
+                next[home] += 1;
+            }
+            digests[next[bucket]] = carried;
+            next[bucket] += 1;
+        }
+    }
+    let mut start = 0;
+    for end in ends {
+        sort_digests(&mut digests[start..end], byte + 1);
+        start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_sort_as_big_endian_integers() {
+        let mut state = 0x5eed_u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state
+        };
+        let mut digests: Vec<RowDigest> = (0..100_000)
+            .map(|i| {
+                let mut digest = [0u8; 16];
+                digest[..8].copy_from_slice(&next().to_be_bytes());
+                digest[8..].copy_from_slice(&next().to_be_bytes());
+                if i % 3 == 0 {
+                    digest[0] = 7; // crowded buckets
+                    digest[1] = (i % 5) as u8;
+                }
+                digest
+            })
+            .collect();
+        digests.extend_from_within(..1000); // repeats
+        let mut expected = digests.clone();
+        expected.sort_unstable_by_key(|digest| u128::from_be_bytes(*digest));
+        sort_digests(&mut digests, 0);
+        assert_eq!(digests, expected);
+    }
+
+    #[test]
+    fn the_fast_cell_reading_agrees_with_the_general_one() {
+        let cells = [
+            "0",
+            "007",
+            "12",
+            "12 ",
+            "12\t",
+            "1 2",
+            "9223372036854775807",
+            "9223372036854775808",
+            "99999999999999999999",
+            "1.5",
+            "1.",
+            "1e3",
+            "1e",
+            "1e999",
+            "1.#IND",
+            "1.#QNAN",
+            "2023-01-05",
+            "1,5",
+            "12abc",
+            "1_000",
+            "3.25e-2",
+            "0x10",
+        ];
+        for cell in cells {
+            let general = if is_na_spelling(cell) {
+                CellValue::Missing
+            } else {
+                classify_text(cell)
+            };
+            assert_eq!(
+                format!("{:?}", classify_csv_cell(cell)),
+                format!("{general:?}"),
+                "{cell:?}"
+            );
+        }
+        let mut state = 0x0dec_u64;
+        for _ in 0..200_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let digits = (state >> 59) as usize % 18 + 1;
+            let text = format!("{:0digits$}", (state >> 4) % 10u64.pow(digits as u32));
+            let point = (state >> 40) as usize % (digits + 1);
+            let cell = format!("{}.{}", &text[..point.max(1)], &text[point.max(1)..]);
+            let Some(CellValue::Number(fast)) = read_plain_number(cell.as_bytes()) else {
+                continue; // beyond the fast path: read the general way
+            };
+            let general: f64 = cell.parse().expect("a decimal");
+            assert_eq!(fast.to_bits(), general.to_bits(), "{cell}");
+        }
+        for spelling in NA_SPELLINGS {
+            assert!(is_na_spelling(spelling), "{spelling:?}");
+            assert!(
+                !is_na_spelling(&format!("{spelling} ")),
+                "{spelling:?} and a space"
+            );
+        }
+        for other in [
+            "na", "Na", "NAN", "N/a", "none", "Null", "-NAN", "1.#ind", " ",
+        ] {
+            assert!(!is_na_spelling(other), "{other:?}");
+        }
     }
 }

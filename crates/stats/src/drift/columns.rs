@@ -8,8 +8,9 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::column_test::{numeric_statistics, NumericStatistics};
-use super::sample::{NumericSample, Side, SortScratch};
+use super::sample::{NumericSample, Side};
 use super::DriftError;
+use crate::radix::SortScratch;
 
 /// How many threads a computation over several columns may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -57,45 +57,80 @@ pub(crate) struct EcdfWalk {
     pub(crate) area: f64,
 }
 
-/// Walks the merged distinct values of two sorted samples once: at each, the share of each
-/// sample at or below it (as scipy's `searchsorted(..., side="right") / n`).
+/// Walks the merged values of two sorted samples once: at each distinct value, the share of
+/// each sample at or below it (as scipy's `searchsorted(..., side="right") / n`).
+///
+/// The walk takes one value per step (from `a` on ties), choosing by comparison rather than by
+/// branch, so its cost does not hang on how the samples interleave. The difference after a step
+/// is an ECDF point only when the next value differs, so the extremes take it at the next step
+/// whose value is new; the area adds |difference| times the gap to the next value at every step,
+/// and a step inside a run of equal values adds exactly 0 (so the sum is that over distinct
+/// values, term for term).
 pub(crate) fn ecdf_walk(a: &[f64], b: &[f64], area: bool) -> EcdfWalk {
     let (n1, n2) = (a.len(), b.len());
     let (f1, f2) = (n1 as f64, n2 as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut max_diff = f64::NEG_INFINITY;
-    let mut min_diff = f64::INFINITY;
-    let mut sum = Sum::default();
-    let mut previous = f64::NAN;
-    let mut previous_gap = 0.0;
-    while i < n1 || j < n2 {
-        let value = match (a.get(i), b.get(j)) {
+    let mut walk = Walk {
+        i: 0,
+        j: 0,
+        max_diff: f64::NEG_INFINITY,
+        min_diff: f64::INFINITY,
+        sum: Sum::default(),
+        previous: match (a.first(), b.first()) {
             (Some(x), Some(y)) => x.min(*y),
             (Some(x), None) => *x,
             (None, Some(y)) => *y,
-            (None, None) => break,
-        };
-        while i < n1 && a[i] <= value {
-            i += 1;
-        }
-        while j < n2 && b[j] <= value {
-            j += 1;
-        }
-        let diff = i as f64 / f1 - j as f64 / f2;
-        max_diff = max_diff.max(diff);
-        min_diff = min_diff.min(diff);
-        if area {
-            if !previous.is_nan() {
-                sum.add(previous_gap * (value - previous));
-            }
-            previous_gap = diff.abs();
-            previous = value;
-        }
+            (None, None) => f64::NAN,
+        },
+        diff: 0.0,
+    };
+    while walk.i < n1 && walk.j < n2 {
+        let (x, y) = (a[walk.i], b[walk.j]);
+        let from_a = x <= y;
+        walk.step(if from_a { x } else { y }, from_a, f1, f2, area);
     }
+    while walk.i < n1 {
+        walk.step(a[walk.i], true, f1, f2, area);
+    }
+    while walk.j < n2 {
+        walk.step(b[walk.j], false, f1, f2, area);
+    }
+    // The last value's difference (0: both functions reach 1 there).
+    walk.max_diff = walk.max_diff.max(walk.diff);
+    walk.min_diff = walk.min_diff.min(walk.diff);
     EcdfWalk {
-        max_diff,
-        min_diff,
-        area: sum.value(),
+        max_diff: walk.max_diff,
+        min_diff: walk.min_diff,
+        area: walk.sum.value(),
+    }
+}
+
+/// The state of [`ecdf_walk`]: how far it is in each sample, the extremes so far, the area's
+/// sum, and the value and difference after the last step.
+struct Walk {
+    i: usize,
+    j: usize,
+    max_diff: f64,
+    min_diff: f64,
+    sum: Sum,
+    previous: f64,
+    diff: f64,
+}
+
+impl Walk {
+    #[inline(always)]
+    fn step(&mut self, value: f64, from_a: bool, f1: f64, f2: f64, area: bool) {
+        // A new value: the difference after the previous step was an ECDF point.
+        let new = value != self.previous;
+        let (max, min) = (self.max_diff.max(self.diff), self.min_diff.min(self.diff));
+        self.max_diff = if new { max } else { self.max_diff };
+        self.min_diff = if new { min } else { self.min_diff };
+        if area {
+            self.sum.add(self.diff.abs() * (value - self.previous));
+        }
+        self.i += usize::from(from_a);
+        self.j += usize::from(!from_a);
+        self.diff = self.i as f64 / f1 - self.j as f64 / f2;
+        self.previous = value;
     }
 }
 

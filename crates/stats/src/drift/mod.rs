@@ -79,6 +79,8 @@ pub enum DriftError {
     TooManyBins { bins: usize, min: f64, max: f64 },
     #[error("no values to bin")]
     NoBins,
+    #[error("the stored summary is not valid: {0}")]
+    BadSummary(String),
     #[error("column {column}: {source}")]
     Column {
         column: String,

@@ -6,12 +6,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde::de::{self, Deserializer, Visitor};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::DriftError;
+use crate::radix::{self, Digits, SortScratch};
 
 /// Which side of the comparison a sample is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Reference,
@@ -28,7 +33,7 @@ impl fmt::Display for Side {
 }
 
 /// What was dropped from a side before testing (Evidently drops these too; here they are counted).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dropped {
     /// NaN cells (numbers) or missing cells (categories).
     pub missing: u64,
@@ -54,7 +59,12 @@ impl Dropped {
 
 /// The finite values of one numeric column side, sorted ascending (-0.0 read as 0.0), with
 /// their count of distinct values, population standard deviation and what was dropped.
-#[derive(Clone, Debug)]
+///
+/// A reference summary is made once and stored: [`NumericSample::to_bytes`] (a compact binary
+/// form) or serde, whose `sorted` field is the values as little-endian `f64` bytes (base64 text
+/// in human-readable formats such as JSON). Reading one back checks the values are finite,
+/// ascending, without -0.0 and of the distinct count stored, in one pass; nothing is re-sorted.
+#[derive(Clone, Debug, PartialEq)]
 pub struct NumericSample {
     side: Side,
     sorted: Vec<f64>,
@@ -80,7 +90,7 @@ impl NumericSample {
         if values.is_empty() {
             return Err(DriftError::EmptyColumn { side });
         }
-        let (sorted, dropped) = scratch.clean_and_sort(values);
+        let (sorted, dropped) = clean_and_sort(values, scratch);
         if sorted.is_empty() {
             return Err(DriftError::NoFiniteValues {
                 side,
@@ -143,7 +153,10 @@ impl NumericSample {
 }
 
 /// The categories of one column side and how often each occurs; missing cells dropped (counted).
-#[derive(Clone, Debug)]
+/// Serialisable, to be stored beside the numeric summaries; reading one back checks that the
+/// rows are the sum of the counts and that there is at least one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredCategories")]
 pub struct CategoryCounts {
     side: Side,
     counts: BTreeMap<String, u64>,
@@ -218,6 +231,272 @@ impl CategoryCounts {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Stored summaries
+
+/// The first bytes of [`NumericSample::to_bytes`].
+const SAMPLE_MAGIC: &[u8; 8] = b"MTNUMS1\n";
+/// Magic, side, the three dropped counts, distinct, std, count: the bytes before the values.
+const SAMPLE_HEADER: usize = 8 + 1 + 8 * 6;
+
+fn side_byte(side: Side) -> u8 {
+    match side {
+        Side::Reference => 0,
+        Side::Current => 1,
+    }
+}
+
+fn bad_summary(why: impl Into<String>) -> DriftError {
+    DriftError::BadSummary(why.into())
+}
+
+/// The values as little-endian `f64` bytes, one after the other.
+fn values_to_le_bytes(values: &[f64], out: &mut Vec<u8>) {
+    out.reserve(values.len() * 8);
+    for value in values {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+impl NumericSample {
+    /// The compact stored form, all integers and floats little-endian: `MTNUMS1\n`, the side
+    /// (0 reference, 1 current), the dropped NaN, +inf and -inf counts (`u64`), the distinct
+    /// count (`u64`), the standard deviation (`f64`), the number of values (`u64`), then the
+    /// sorted values (`f64`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(SAMPLE_HEADER + 8 * self.sorted.len());
+        out.extend_from_slice(SAMPLE_MAGIC);
+        out.push(side_byte(self.side));
+        for count in [
+            self.dropped.missing,
+            self.dropped.positive_infinity,
+            self.dropped.negative_infinity,
+            self.distinct as u64,
+        ] {
+            out.extend_from_slice(&count.to_le_bytes());
+        }
+        out.extend_from_slice(&self.std.to_le_bytes());
+        out.extend_from_slice(&(self.sorted.len() as u64).to_le_bytes());
+        values_to_le_bytes(&self.sorted, &mut out);
+        out
+    }
+
+    /// Reads [`NumericSample::to_bytes`] back, checking it as serde's reading does.
+    pub fn from_bytes(bytes: &[u8]) -> Result<NumericSample, DriftError> {
+        let header = bytes
+            .get(..SAMPLE_HEADER)
+            .ok_or_else(|| bad_summary("shorter than its header"))?;
+        if &header[..8] != SAMPLE_MAGIC {
+            return Err(bad_summary("it does not start with MTNUMS1"));
+        }
+        let side = match header[8] {
+            0 => Side::Reference,
+            1 => Side::Current,
+            other => return Err(bad_summary(format!("side byte {other}"))),
+        };
+        let word = |index: usize| {
+            let at = 9 + 8 * index;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&header[at..at + 8]);
+            word
+        };
+        let count = |index: usize| u64::from_le_bytes(word(index));
+        let dropped = Dropped {
+            missing: count(0),
+            positive_infinity: count(1),
+            negative_infinity: count(2),
+        };
+        let values = &bytes[SAMPLE_HEADER..];
+        if values.len() as u64 != count(5).saturating_mul(8) {
+            return Err(bad_summary(format!(
+                "it says {} values but holds {} bytes of them",
+                count(5),
+                values.len()
+            )));
+        }
+        StoredSample {
+            side,
+            distinct: count(3),
+            std: f64::from_le_bytes(word(4)),
+            dropped,
+            sorted: LeValues(values_from_le_bytes(values)?),
+        }
+        .check()
+    }
+}
+
+/// The values of little-endian `f64` bytes (a whole number of them).
+fn values_from_le_bytes(bytes: &[u8]) -> Result<Vec<f64>, DriftError> {
+    if bytes.len() % 8 != 0 {
+        return Err(bad_summary(format!(
+            "{} bytes of values is not a whole number of f64",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            f64::from_le_bytes(word)
+        })
+        .collect())
+}
+
+impl Serialize for NumericSample {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut state = serializer.serialize_struct("NumericSample", 5)?;
+        state.serialize_field("side", &self.side)?;
+        state.serialize_field("distinct", &(self.distinct as u64))?;
+        state.serialize_field("std", &self.std)?;
+        state.serialize_field("dropped", &self.dropped)?;
+        state.serialize_field("sorted", &LeValuesRef(&self.sorted))?;
+        state.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NumericSample {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StoredSample::deserialize(deserializer)?
+            .check()
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A [`NumericSample`] as stored, before its checks.
+#[derive(Deserialize)]
+#[serde(rename = "NumericSample", deny_unknown_fields)]
+struct StoredSample {
+    side: Side,
+    distinct: u64,
+    std: f64,
+    dropped: Dropped,
+    sorted: LeValues,
+}
+
+impl StoredSample {
+    /// The sample, if its values are non-empty, finite, ascending, free of -0.0 and have the
+    /// distinct count and a standard deviation that can be theirs.
+    fn check(self) -> Result<NumericSample, DriftError> {
+        let sorted = self.sorted.0;
+        let Some(&first) = sorted.first() else {
+            return Err(bad_summary("it holds no values"));
+        };
+        let mut distinct = 1u64;
+        let mut previous = first;
+        for (index, &value) in sorted.iter().enumerate() {
+            if !value.is_finite() || value.to_bits() == (-0.0f64).to_bits() || value < previous {
+                return Err(bad_summary(format!(
+                    "value {index} ({value}) is not finite, is -0.0 or is out of order"
+                )));
+            }
+            distinct += u64::from(value != previous);
+            previous = value;
+        }
+        if distinct != self.distinct {
+            return Err(bad_summary(format!(
+                "it says {} distinct values but holds {distinct}",
+                self.distinct
+            )));
+        }
+        if !(self.std.is_finite() && self.std >= 0.0) {
+            return Err(bad_summary(format!(
+                "the standard deviation {} is not a finite non-negative number",
+                self.std
+            )));
+        }
+        Ok(NumericSample {
+            side: self.side,
+            sorted,
+            distinct: distinct as usize,
+            std: self.std,
+            dropped: self.dropped,
+        })
+    }
+}
+
+/// Values to store: little-endian `f64` bytes, base64 text for human-readable formats.
+struct LeValuesRef<'a>(&'a [f64]);
+
+impl Serialize for LeValuesRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        values_to_le_bytes(self.0, &mut bytes);
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&BASE64.encode(&bytes))
+        } else {
+            serializer.serialize_bytes(&bytes)
+        }
+    }
+}
+
+/// Values read back from [`LeValuesRef`]'s form.
+struct LeValues(Vec<f64>);
+
+impl<'de> Deserialize<'de> for LeValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BytesOrText;
+        impl<'de> Visitor<'de> for BytesOrText {
+            type Value = LeValues;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("little-endian f64 bytes, or their base64 text")
+            }
+            fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<LeValues, E> {
+                values_from_le_bytes(bytes).map(LeValues).map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<LeValues, E> {
+                let bytes = BASE64.decode(text).map_err(E::custom)?;
+                self.visit_bytes(&bytes)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<LeValues, A::Error> {
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(byte) = seq.next_element::<u8>()? {
+                    bytes.push(byte);
+                }
+                self.visit_bytes(&bytes)
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(BytesOrText)
+        } else {
+            deserializer.deserialize_bytes(BytesOrText)
+        }
+    }
+}
+
+/// [`CategoryCounts`] as stored, before its checks.
+#[derive(Deserialize)]
+#[serde(rename = "CategoryCounts", deny_unknown_fields)]
+struct StoredCategories {
+    side: Side,
+    counts: BTreeMap<String, u64>,
+    rows: u64,
+    dropped: Dropped,
+}
+
+impl TryFrom<StoredCategories> for CategoryCounts {
+    type Error = DriftError;
+
+    fn try_from(stored: StoredCategories) -> Result<Self, DriftError> {
+        let total = stored
+            .counts
+            .values()
+            .try_fold(0u64, |total, count| total.checked_add(*count));
+        if total != Some(stored.rows) || stored.rows == 0 || stored.counts.values().any(|c| *c == 0)
+        {
+            return Err(bad_summary(
+                "the rows are not the (positive) sum of the categories' counts",
+            ));
+        }
+        Ok(CategoryCounts {
+            side: stored.side,
+            counts: stored.counts,
+            rows: stored.rows,
+            dropped: stored.dropped,
+        })
+    }
+}
+
 /// A sum with Neumaier's compensation: the figures must agree with numpy's (pairwise) sums to
 /// far better than 1e-9 over millions of terms.
 #[derive(Clone, Copy, Default)]
@@ -258,92 +537,39 @@ fn population_std(values: &[f64], sum: f64) -> f64 {
     (squares.value() / n).sqrt()
 }
 
-/// Radix digits: 11 bits, six passes cover the 64-bit key.
-const DIGIT_BITS: u32 = 11;
-const BUCKETS: usize = 1 << DIGIT_BITS;
-const PASSES: usize = 6;
-/// Up to this many values the standard sort is faster than six radix passes.
-const SMALL: usize = 4096;
-
-/// The order-preserving integer image of a float: flip every bit of a negative one, only the
-/// sign bit of a positive one (so unsigned order is numeric order; -0.0 never occurs here).
-fn key(value: f64) -> u64 {
-    let bits = value.to_bits();
-    bits ^ (((bits as i64 >> 63) as u64) | (1 << 63))
-}
-
-fn value_of(key: u64) -> f64 {
-    let mask = ((!key as i64 >> 63) as u64) | (1 << 63);
-    f64::from_bits(key ^ mask)
-}
-
-/// The buffers of the radix sort, kept between columns by a caller that sorts many.
-#[derive(Default)]
-pub(crate) struct SortScratch {
-    keys: Vec<u64>,
-    spare: Vec<u64>,
-}
-
-impl SortScratch {
-    /// The finite values of `values` (-0.0 as 0.0) ascending, and what was dropped: a
-    /// least-significant-digit radix sort on the keys (passes whose digit never varies skipped)
-    /// for large samples, the standard sort for small ones. The first pass cleans, makes the
-    /// keys and counts every pass's digits at once; the last turns keys back into values.
-    fn clean_and_sort(&mut self, values: &[f64]) -> (Vec<f64>, Dropped) {
-        let mut dropped = Dropped::default();
-        if values.len() <= SMALL {
-            let mut finite = Vec::with_capacity(values.len());
-            for &value in values {
-                if value.is_finite() {
-                    // -0.0 + 0.0 is 0.0: the two zeros are one value, as numpy compares them.
-                    finite.push(value + 0.0);
-                } else {
-                    dropped.count_non_finite(value);
-                }
-            }
-            finite.sort_unstable_by(f64::total_cmp);
-            return (finite, dropped);
-        }
-        let keys = &mut self.keys;
-        keys.clear();
-        keys.reserve(values.len());
-        let mut counts = vec![[0usize; BUCKETS]; PASSES];
+/// The finite values of `values` (-0.0 as 0.0) ascending, and what was dropped: the cleaning
+/// pass makes the radix keys and counts their digits at once.
+fn clean_and_sort(values: &[f64], scratch: &mut SortScratch) -> (Vec<f64>, Dropped) {
+    let mut dropped = Dropped::default();
+    if values.len() <= radix::SMALL {
+        let mut finite = Vec::with_capacity(values.len());
         for &value in values {
             if value.is_finite() {
-                let k = key(value + 0.0);
-                for (pass, count) in counts.iter_mut().enumerate() {
-                    count[((k >> (pass as u32 * DIGIT_BITS)) as usize) & (BUCKETS - 1)] += 1;
-                }
-                keys.push(k);
+                // -0.0 + 0.0 is 0.0: the two zeros are one value, as numpy compares them.
+                finite.push(value + 0.0);
             } else {
                 dropped.count_non_finite(value);
             }
         }
-        let n = keys.len();
-        let spare = &mut self.spare;
-        spare.clear();
-        spare.resize(n, 0);
-        let (mut from, mut to) = (keys, spare);
-        for (pass, count) in counts.iter().enumerate() {
-            if count.contains(&n) {
-                continue; // every key has the same digit here
-            }
-            let mut offsets = [0usize; BUCKETS];
-            let mut running = 0;
-            for (offset, c) in offsets.iter_mut().zip(count.iter()) {
-                *offset = running;
-                running += c;
-            }
-            let shift = pass as u32 * DIGIT_BITS;
-            for &k in from.iter() {
-                let digit = ((k >> shift) as usize) & (BUCKETS - 1);
-                to[offsets[digit]] = k;
-                offsets[digit] += 1;
-            }
-            std::mem::swap(&mut from, &mut to);
-        }
-        (from.iter().map(|k| value_of(*k)).collect(), dropped)
+        finite.sort_unstable_by(f64::total_cmp);
+        return (finite, dropped);
     }
+    let mut digits = Digits::new();
+    let keys = scratch.keys(values.len());
+    for &value in values {
+        if value.is_finite() {
+            let k = radix::key(value + 0.0);
+            digits.add(k);
+            keys.push(k);
+        } else {
+            dropped.count_non_finite(value);
+        }
+    }
+    let sorted = scratch.sort(&digits);
+    (
+        sorted.iter().map(|k| radix::value_of(*k)).collect(),
+        dropped,
+    )
 }
 
 #[cfg(test)]
@@ -383,9 +609,77 @@ mod tests {
             .map(|v| v + 0.0)
             .collect();
         expected.sort_unstable_by(f64::total_cmp);
-        let (sorted, dropped) = SortScratch::default().clean_and_sort(&values);
+        let (sorted, dropped) = clean_and_sort(&values, &mut SortScratch::default());
         assert_eq!(sorted, expected);
         assert_eq!(dropped.total(), 2);
+    }
+
+    fn stored_example() -> NumericSample {
+        let values: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 613) as f64 * 0.25 - 40.0)
+            .chain([f64::NAN, -0.0, f64::INFINITY])
+            .collect();
+        NumericSample::new(Side::Reference, &values).expect("finite values")
+    }
+
+    #[test]
+    fn a_summary_survives_its_stored_forms() {
+        let sample = stored_example();
+        let bytes = sample.to_bytes();
+        assert_eq!(bytes.len(), SAMPLE_HEADER + 8 * sample.len());
+        assert_eq!(NumericSample::from_bytes(&bytes), Ok(sample.clone()));
+
+        let json = serde_json::to_string(&sample).expect("json");
+        assert!(
+            json.contains("\"sorted\":\""),
+            "base64 text, not numbers: {json:.80}"
+        );
+        let back: NumericSample = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back, sample);
+
+        // A binary format hands the values over as bytes.
+        let mut raw = Vec::new();
+        values_to_le_bytes(sample.sorted(), &mut raw);
+        let deserializer = serde::de::value::BytesDeserializer::<serde_json::Error>::new(&raw);
+        let values = LeValues::deserialize(deserializer).expect("bytes");
+        assert_eq!(values.0, sample.sorted());
+
+        let counts = CategoryCounts::new(Side::Current, [Some("a"), None, Some("b"), Some("a")])
+            .expect("categories");
+        let json = serde_json::to_string(&counts).expect("json");
+        assert_eq!(
+            serde_json::from_str::<CategoryCounts>(&json).expect("back"),
+            counts
+        );
+    }
+
+    #[test]
+    fn a_damaged_summary_is_refused() {
+        let sample = stored_example();
+        let bytes = sample.to_bytes();
+        let refused = |bytes: &[u8]| {
+            matches!(
+                NumericSample::from_bytes(bytes),
+                Err(DriftError::BadSummary(_))
+            )
+        };
+        assert!(refused(&bytes[..bytes.len() - 1]));
+        assert!(refused(&bytes[..10]));
+        let mut swapped = bytes.clone();
+        let (first, last) = (SAMPLE_HEADER, swapped.len() - 8);
+        for k in 0..8 {
+            swapped.swap(first + k, last + k); // the smallest value last
+        }
+        assert!(refused(&swapped));
+        let mut distinct = bytes.clone();
+        distinct[9 + 24] ^= 1;
+        assert!(refused(&distinct));
+        let mut magic = bytes;
+        magic[0] = b'X';
+        assert!(refused(&magic));
+
+        let json = r#"{"side":"current","counts":{"a":2},"rows":3,"dropped":{"missing":0,"positive_infinity":0,"negative_infinity":0}}"#;
+        assert!(serde_json::from_str::<CategoryCounts>(json).is_err());
     }
 
     #[test]
