@@ -67,6 +67,7 @@ pub fn release_checklist(dossier: &Dossier) -> Checklist {
     }
     conditions.push(monitoring_plan_approved(dossier));
     conditions.push(change_verified(dossier));
+    conditions.push(revalidated(dossier));
     conditions.push(released_by_qa(mv));
     Checklist {
         model_version: mv.id.clone(),
@@ -435,6 +436,77 @@ fn change_verified(dossier: &Dossier) -> Condition {
         false => "the change the model version implements is verified",
     };
     condition("change_verified", detail.into(), missing)
+}
+
+/// Change-request states at and after approval.
+const CHANGE_APPROVED: &[&str] = &[
+    "approved",
+    "in_implementation",
+    "implemented",
+    "verified",
+    "closed",
+];
+
+/// A model version under re-validation (an open drift, performance or data-quality exception
+/// affects it: monitoring raises these on a breach) is released again only once a change
+/// request for it is approved and a validation result recorded after the exception, against a
+/// protocol approved before that result, passes.
+fn revalidated(dossier: &Dossier) -> Condition {
+    let mv = &dossier.model_version;
+    let triggers: Vec<&Doc> = dossier
+        .for_version("exception", "/affected_model_versions")
+        .filter(|e| crate::lifecycle::requires_revalidation(e))
+        .collect();
+    if triggers.is_empty() {
+        return condition(
+            "revalidated",
+            "no open drift, performance or data-quality exception puts the model version under \
+             re-validation"
+                .into(),
+            Vec::new(),
+        );
+    }
+    let since = triggers.iter().map(|e| e.created_seq).max().unwrap_or(0);
+    let raised_by: Vec<String> = triggers.iter().map(|e| e.label()).collect();
+    let mut missing = Vec::new();
+    let approved = dossier
+        .for_version("change_request", "/affected_model_versions")
+        .any(|r| {
+            r.state
+                .as_deref()
+                .is_some_and(|s| CHANGE_APPROVED.contains(&s))
+        });
+    if !approved {
+        missing.push(format!(
+            "an approved change_request for {} (re-validation required by {})",
+            mv.label(),
+            raised_by.join(", ")
+        ));
+    }
+    let passed = dossier
+        .for_version("validation_result", "/model_version")
+        .filter(|r| r.created_seq > since && !r.voided)
+        .filter(|r| r.data.get("passed") == Some(&Value::Bool(true)))
+        .any(|r| {
+            r.text("protocol")
+                .and_then(|id| dossier.find("validation_protocol", id))
+                .and_then(Doc::first_approval_seq)
+                .is_some_and(|seq| seq < r.created_seq)
+        });
+    if !passed {
+        missing.push(format!(
+            "a passing validation_result for {} recorded after {}, against an approved protocol",
+            mv.label(),
+            raised_by.join(", ")
+        ));
+    }
+    condition(
+        "revalidated",
+        "the model version, under re-validation, has an approved change request and a new \
+         passing validation result"
+            .into(),
+        missing,
+    )
 }
 
 fn released_by_qa(mv: &Doc) -> Condition {

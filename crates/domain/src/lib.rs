@@ -4,6 +4,7 @@
 //! feeds it events and stores what it returns.
 
 pub mod actions;
+pub mod capa;
 pub mod change_control;
 pub mod computed;
 pub mod criteria;

@@ -36,9 +36,19 @@ impl Status {
     }
 }
 
-/// An exception is open until QA approves its latest version (closing it).
-fn is_open(exception: &Doc) -> bool {
-    exception.approval_by(RELEASING_ROLE).is_none()
+/// An exception is open until its workflow closes or cancels it.
+pub fn is_open(exception: &Doc) -> bool {
+    !matches!(exception.state.as_deref(), Some("closed" | "cancelled"))
+}
+
+/// Whether an open exception puts the model versions it affects under re-validation: drift,
+/// performance and data-quality exceptions (monitoring raises these on a breach).
+pub fn requires_revalidation(exception: &Doc) -> bool {
+    is_open(exception)
+        && matches!(
+            exception.text("category"),
+            Some("drift" | "performance" | "data_quality")
+        )
 }
 
 /// The status of `dossier.model_version`:
@@ -72,13 +82,7 @@ pub fn status(dossier: &Dossier) -> Status {
         .signatures
         .iter()
         .any(|s| s.role == RELEASING_ROLE && s.version < mv.version);
-    if affecting.iter().any(|e| {
-        matches!(
-            e.text("category"),
-            Some("drift" | "performance" | "data_quality")
-        )
-    }) || (approved_before && !approved_now)
-    {
+    if affecting.iter().any(|e| requires_revalidation(e)) || (approved_before && !approved_now) {
         return Status::RevalidationRequired;
     }
     let production: Option<&Doc> = dossier

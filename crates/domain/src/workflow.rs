@@ -176,9 +176,93 @@ pub static CHANGE_REQUEST: Machine = Machine {
     ],
 };
 
+/// Exceptions and deviations (DESIGN section 2): opened, investigated, given CAPA, the CAPA
+/// carried out and its effectiveness checked, closed by QA; QA alone cancels one (with the
+/// step's reason).
+pub static EXCEPTION: Machine = Machine {
+    kind: "exception",
+    initial: "open",
+    terminal: &["closed", "cancelled"],
+    steps: &[
+        Step {
+            from: &["open"],
+            to: "investigating",
+            by: &[],
+        },
+        Step {
+            from: &["investigating"],
+            to: "capa_planned",
+            by: &[],
+        },
+        Step {
+            from: &["capa_planned"],
+            to: "capa_in_progress",
+            by: &[],
+        },
+        Step {
+            from: &["capa_in_progress"],
+            to: "effectiveness_check",
+            by: &[],
+        },
+        Step {
+            from: &["effectiveness_check"],
+            to: "closed",
+            by: &[Role::Qa],
+        },
+        Step {
+            from: &[
+                "open",
+                "investigating",
+                "capa_planned",
+                "capa_in_progress",
+                "effectiveness_check",
+            ],
+            to: "cancelled",
+            by: &[Role::Qa],
+        },
+    ],
+};
+
+/// Corrective and preventive actions: planned, carried out, their effectiveness checked, closed
+/// by QA; QA alone cancels.
+pub static CAPA: Machine = Machine {
+    kind: "capa",
+    initial: "planned",
+    terminal: &["closed", "cancelled"],
+    steps: &[
+        Step {
+            from: &["planned"],
+            to: "in_progress",
+            by: &[],
+        },
+        Step {
+            from: &["in_progress"],
+            to: "effectiveness_check",
+            by: &[],
+        },
+        Step {
+            from: &["effectiveness_check"],
+            to: "closed",
+            by: &[Role::Qa],
+        },
+        Step {
+            from: &["effectiveness_check"],
+            to: "in_progress",
+            by: &[],
+        },
+        Step {
+            from: &["planned", "in_progress", "effectiveness_check"],
+            to: "cancelled",
+            by: &[Role::Qa],
+        },
+    ],
+};
+
 /// The workflow of `kind`, when records of that kind have one.
 pub fn machine(kind: &str) -> Option<&'static Machine> {
-    [&CHANGE_REQUEST].into_iter().find(|m| m.kind == kind)
+    [&CHANGE_REQUEST, &EXCEPTION, &CAPA]
+        .into_iter()
+        .find(|m| m.kind == kind)
 }
 
 #[cfg(test)]
@@ -219,9 +303,28 @@ mod tests {
 
     #[test]
     fn terminal_states_have_no_way_out() {
-        for state in CHANGE_REQUEST.terminal {
-            assert!(CHANGE_REQUEST.next(state).is_empty(), "{state}");
+        for machine in [&CHANGE_REQUEST, &EXCEPTION, &CAPA] {
+            for state in machine.terminal {
+                assert!(machine.next(state).is_empty(), "{} {state}", machine.kind);
+            }
         }
+        assert_eq!(
+            EXCEPTION.states(),
+            [
+                "open",
+                "investigating",
+                "capa_planned",
+                "capa_in_progress",
+                "effectiveness_check",
+                "closed",
+                "cancelled"
+            ]
+        );
+        let e = EXCEPTION.step("open", "closed", Role::Qa).unwrap_err();
+        assert!(
+            e.to_string().contains("`investigating`, `cancelled`"),
+            "{e}"
+        );
         assert!(CHANGE_REQUEST.states().contains(&"verified"));
     }
 }

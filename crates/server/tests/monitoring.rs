@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 on_both_backends!(
     a_drifted_batch_raises_an_exception_and_a_change_request,
     bad_batches_are_refused_by_name_and_write_nothing,
+    the_exception_closes_through_capa_and_the_gate_names_revalidation,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -405,5 +406,174 @@ async fn bad_batches_are_refused_by_name_and_write_nothing(backend: Backend) {
     let (status, list) = s.get("/api/v1/records/monitoring_batch", &qa).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["records"].as_array().map(Vec::len), Some(0), "{list}");
+    s.stop().await;
+}
+
+async fn step(
+    s: &TestServer,
+    token: &str,
+    kind: &str,
+    id: &str,
+    version: u64,
+    to: &str,
+) -> (StatusCode, Value) {
+    s.post(
+        &format!("/api/v1/records/{kind}/{id}/transitions"),
+        token,
+        json!({"to": to, "version": version, "reason": format!("moving to {to}")}),
+    )
+    .await
+}
+
+async fn stepped(s: &TestServer, token: &str, kind: &str, id: &str, version: u64, to: &str) {
+    let (status, body) = step(s, token, kind, id, version, to).await;
+    assert_eq!(status, StatusCode::OK, "{kind} {id} to {to}: {body}");
+}
+
+fn unmet(body: &Value) -> Vec<String> {
+    body["error"]["details"]["unmet"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["code"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn update(s: &TestServer, token: &str, kind: &str, id: &str, version: u64, data: Value) {
+    let (status, body) = s
+        .put(
+            &format!("/api/v1/records/{kind}/{id}"),
+            token,
+            json!({"version": version, "reason": "findings recorded", "data": data}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{kind} {id}: {body}");
+}
+
+async fn the_exception_closes_through_capa_and_the_gate_names_revalidation(backend: Backend) {
+    let s = server(backend).await;
+    let (dev, qa) = setup(&s).await;
+    s.approve(&qa, "monitoring_plan", "mp1", 1).await;
+    let (ages, sites) = batch(300, 25.0);
+    let (status, breach) = post_batch(
+        &s,
+        &dev,
+        json!({"id": "b1", "data": {"plan": "mp1", "window": window()},
+               "columns": {"age": ages, "site": sites}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{breach}");
+    let exception_id = breach["raised"]["exception"]
+        .as_str()
+        .expect("exception")
+        .to_owned();
+
+    // The gate names re-validation, with both things it still needs.
+    let (_, ready) = s
+        .get("/api/v1/model-versions/mv1/release-readiness", &qa)
+        .await;
+    let revalidated = ready["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["code"] == "revalidated"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(revalidated["met"], false, "{ready}");
+    let missing = revalidated["missing"].to_string();
+    assert!(
+        missing.contains("an approved change_request for model_version mv1"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("a passing validation_result for model_version mv1"),
+        "{missing}"
+    );
+
+    // The exception's workflow: illegal steps named, needs checked.
+    let (status, body) = step(&s, &qa, "exception", &exception_id, 1, "closed").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "illegal_transition");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("`investigating`, `cancelled`"));
+    stepped(&s, &dev, "exception", &exception_id, 1, "investigating").await;
+    let (status, body) = step(&s, &dev, "exception", &exception_id, 1, "capa_planned").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(unmet(&body), ["findings_recorded", "capa_named"], "{body}");
+
+    s.create(
+        &dev,
+        "capa",
+        "capa1",
+        json!({"title": "Retrain on recent batches", "exceptions": [exception_id],
+               "actions": [{"type": "corrective", "description": "Retrain on 2026 data.",
+                            "owner": "dev", "due_date": "2026-12-20"}],
+               "effectiveness_criteria": "No drift over the next four weekly batches."}),
+    )
+    .await;
+    let (_, current) = s
+        .get(&format!("/api/v1/records/exception/{exception_id}"), &dev)
+        .await;
+    let mut findings = current["data"].clone();
+    findings["investigation"] = json!("A new supplier's tablets are heavier.");
+    findings["root_cause"] = json!("Raw material change not covered by the training data.");
+    findings["capa"] = json!(["capa1"]);
+    update(&s, &dev, "exception", &exception_id, 1, findings).await;
+    stepped(&s, &dev, "exception", &exception_id, 2, "capa_planned").await;
+    stepped(&s, &dev, "exception", &exception_id, 2, "capa_in_progress").await;
+    let (status, body) = step(
+        &s,
+        &dev,
+        "exception",
+        &exception_id,
+        2,
+        "effectiveness_check",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(unmet(&body), ["capa_checked"]);
+
+    // The CAPA closes only with an effective check and QA's approval; only QA closes it.
+    stepped(&s, &dev, "capa", "capa1", 1, "in_progress").await;
+    stepped(&s, &dev, "capa", "capa1", 1, "effectiveness_check").await;
+    let (status, body) = step(&s, &dev, "capa", "capa1", 1, "closed").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = step(&s, &qa, "capa", "capa1", 1, "closed").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(unmet(&body), ["effectiveness_confirmed", "qa_approved"]);
+    let (_, capa) = s.get("/api/v1/records/capa/capa1", &dev).await;
+    let mut checked = capa["data"].clone();
+    checked["effectiveness_check"] = json!({"performed_on": "2026-12-30", "performed_by": "dev",
+        "effective": true, "summary": "Four weekly batches without drift."});
+    update(&s, &dev, "capa", "capa1", 1, checked).await;
+    s.approve(&qa, "capa", "capa1", 2).await;
+    stepped(&s, &qa, "capa", "capa1", 2, "closed").await;
+
+    stepped(
+        &s,
+        &dev,
+        "exception",
+        &exception_id,
+        2,
+        "effectiveness_check",
+    )
+    .await;
+    let (status, body) = step(&s, &qa, "exception", &exception_id, 2, "closed").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(unmet(&body), ["qa_approved"]);
+    s.approve(&qa, "exception", &exception_id, 2).await;
+    stepped(&s, &qa, "exception", &exception_id, 2, "closed").await;
+
+    // Closed: the model version is no longer under re-validation.
+    let (_, ready) = s
+        .get("/api/v1/model-versions/mv1/release-readiness", &qa)
+        .await;
+    assert_ne!(ready["status"], "revalidation_required", "{ready}");
+    let revalidated = ready["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["code"] == "revalidated"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(revalidated["met"], true, "{ready}");
     s.stop().await;
 }

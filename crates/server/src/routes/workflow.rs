@@ -243,6 +243,28 @@ async fn needs(state: &Shared, record: &RecordState, to: &str) -> Result<Vec<Con
             let today = Timestamp::now().to_string();
             Ok(step_conditions(&file, to, today.get(..10).unwrap_or("")))
         }
+        "exception" => {
+            let exception = doc(state, record).await?;
+            let named: Vec<RecordState> = {
+                let p = state.read();
+                exception
+                    .texts("/capa")
+                    .into_iter()
+                    .filter_map(|id| p.record("capa", id).cloned())
+                    .collect()
+            };
+            let mut capas = Vec::with_capacity(named.len());
+            for capa in &named {
+                capas.push(doc(state, capa).await?);
+            }
+            Ok(modeltrail_domain::capa::exception_step(
+                &exception, &capas, to,
+            ))
+        }
+        "capa" => Ok(modeltrail_domain::capa::capa_step(
+            &doc(state, record).await?,
+            to,
+        )),
         _ => Ok(Vec::new()),
     }
 }
