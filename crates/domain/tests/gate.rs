@@ -133,7 +133,7 @@ fn a_complete_dossier_passes_and_the_version_is_approved() {
     let d = complete();
     let checklist = release_checklist(&d);
     assert!(checklist.ready, "{checklist:#?}");
-    assert_eq!(checklist.conditions.len(), 11);
+    assert_eq!(checklist.conditions.len(), 12);
     assert_eq!(status(&d), Status::Approved);
 }
 
@@ -260,7 +260,7 @@ fn low_risk_does_not_demand_fairness_or_explanation() {
         .retain(|r| r.kind != "fairness_assessment" && r.kind != "explanation");
     let checklist = release_checklist(&d);
     assert!(checklist.ready, "{checklist:#?}");
-    assert_eq!(checklist.conditions.len(), 9);
+    assert_eq!(checklist.conditions.len(), 10);
     // Without a risk assessment everything is demanded.
     d.model.as_mut().expect("model").data = json!({"name": "m"});
     assert!(unmet(&d).contains(&"explanation_recorded"));
