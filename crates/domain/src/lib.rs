@@ -12,6 +12,7 @@ pub mod dossier;
 pub mod gate;
 pub mod identity;
 pub mod lifecycle;
+pub mod mlflow;
 pub mod profiled;
 pub mod projection;
 pub mod risk;

@@ -45,6 +45,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("MLflow API: {0}")]
+    Mlflow(String),
 }
 
 /// A server running in the background (tests, embedding).
@@ -230,6 +232,7 @@ async fn prepare(
         verifier_key,
         metrics,
         workflow_steps: tokio::sync::Mutex::new(()),
+        mlflow: crate::routes::mlflow::MlflowShared::new().map_err(StartError::Mlflow)?,
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Held while a workflow step is checked and appended: one step at a time.
     pub workflow_steps: tokio::sync::Mutex<()>,
+    /// The MLflow API's own: its writes one at a time, the HTTP Basic credential cache.
+    pub mlflow: crate::routes::mlflow::MlflowShared,
 }
 
 impl AppState {
