@@ -23,10 +23,10 @@ def binary() -> Path:
     if os.environ.get("MODELTRAIL_BIN"):
         return Path(os.environ["MODELTRAIL_BIN"])
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    for profile in ("release", "debug"):
-        candidate = target / profile / "modeltrail"
-        if candidate.exists():
-            return candidate
+    built = [p for p in (target / "release" / "modeltrail", target / "debug" / "modeltrail")
+             if p.exists()]
+    if built:
+        return max(built, key=lambda p: p.stat().st_mtime)
     raise RuntimeError(f"no modeltrail binary under {target}: build it first (cargo build)")
 
 

@@ -447,6 +447,8 @@ pub struct LoggedModel {
     pub last_update_time: i64,
     pub params: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Metrics the run logged for this model.
+    pub metrics: Vec<Metric>,
     pub deleted: bool,
 }
 
@@ -724,11 +726,28 @@ impl MlflowState {
                     }
                     run.tags.insert(tag.key, tag.value);
                 }
+                let mut for_models = Vec::new();
                 for metric in p.metrics {
-                    run.metrics
-                        .entry(metric.key.clone())
-                        .or_default()
-                        .push(metric);
+                    if metric.model_id.is_some() {
+                        for_models.push(metric.clone());
+                    }
+                    // The same value at the same step and time is one measurement, as in
+                    // MLflow's stores (log_model logs the run's metrics again for its model).
+                    let history = run.metrics.entry(metric.key.clone()).or_default();
+                    let known = history.iter().any(|m| {
+                        m.step == metric.step
+                            && m.timestamp == metric.timestamp
+                            && m.value.0.to_bits() == metric.value.0.to_bits()
+                    });
+                    if !known {
+                        history.push(metric);
+                    }
+                }
+                for metric in for_models {
+                    let model = metric.model_id.as_deref().and_then(|id| self.logged_models.get_mut(id));
+                    if let Some(model) = model {
+                        model.metrics.push(metric);
+                    }
                 }
             }
             RUN_DELETE_TAG => {
@@ -776,6 +795,7 @@ impl MlflowState {
                         last_update_time: at,
                         params,
                         tags,
+                        metrics: Vec::new(),
                         deleted: false,
                     },
                 );

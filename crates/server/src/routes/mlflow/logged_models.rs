@@ -47,7 +47,15 @@ pub fn model_json(state: &Shared, model: &LoggedModel) -> Value {
     if let Some(r) = &model.source_run_id {
         info["source_run_id"] = json!(r);
     }
-    json!({"info": info, "data": {"params": key_values(&model.params), "metrics": []}})
+    let metrics: Vec<Value> = model
+        .metrics
+        .iter()
+        .map(|m| {
+            json!({"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step,
+                   "run_id": model.source_run_id, "model_id": model.id})
+        })
+        .collect();
+    json!({"info": info, "data": {"params": key_values(&model.params), "metrics": metrics}})
 }
 
 fn find(state: &Shared, id: &str) -> Result<LoggedModel, MlflowError> {

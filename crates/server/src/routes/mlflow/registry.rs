@@ -645,6 +645,14 @@ pub async fn create_version(State(state): State<Shared>, who: Caller, bytes: Byt
             )));
         }
     }
+    // A version of a logged model comes from the run that logged it, as in MLflow.
+    let run_id = run_id.or_else(|| {
+        let projection = state.read();
+        model_id
+            .as_deref()
+            .and_then(|id| projection.mlflow().logged_model(id))
+            .and_then(|m| m.source_run_id.clone())
+    });
     let version = model.version_count + 1;
     // The model_version record, when modeltrail has the model record of that name and the
     // version's files are in the artifact store.
