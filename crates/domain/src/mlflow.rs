@@ -744,7 +744,10 @@ impl MlflowState {
                     }
                 }
                 for metric in for_models {
-                    let model = metric.model_id.as_deref().and_then(|id| self.logged_models.get_mut(id));
+                    let model = metric
+                        .model_id
+                        .as_deref()
+                        .and_then(|id| self.logged_models.get_mut(id));
                     if let Some(model) = model {
                         model.metrics.push(metric);
                     }

@@ -689,10 +689,37 @@ pub async fn create_version(State(state): State<Shared>, who: Caller, bytes: Byt
                     .and_then(|m| m.source_run_id.clone())
             });
             let run_record = source_run
-                .map(|r| records::run_record_id(&r))
+                .as_deref()
+                .map(records::run_record_id)
                 .filter(|r| state.read().record("training_run", r).is_some());
+            let mut lineage = serde_json::Map::new();
             if let Some(run_record) = run_record {
-                data["lineage"] = json!({"training_run": run_record});
+                lineage.insert("training_run".into(), json!(run_record));
+            }
+            // The run's datasets that are modeltrail dataset versions (logged under their id).
+            let datasets: Vec<String> = {
+                let projection = state.read();
+                let mut names: Vec<String> = source_run
+                    .as_deref()
+                    .and_then(|r| projection.mlflow().run(r))
+                    .map(|run| run.inputs.iter().map(|i| i.dataset.name.clone()).collect())
+                    .unwrap_or_default();
+                names.sort();
+                names.dedup();
+                names
+                    .into_iter()
+                    .filter(|n| {
+                        projection
+                            .record("dataset_version", n)
+                            .is_some_and(|r| !r.voided)
+                    })
+                    .collect()
+            };
+            if !datasets.is_empty() {
+                lineage.insert("dataset_versions".into(), json!(datasets));
+            }
+            if !lineage.is_empty() {
+                data["lineage"] = Value::Object(lineage);
             }
             if let Some(d) = request.description.as_deref().filter(|d| !d.is_empty()) {
                 data["description"] = json!(d);
