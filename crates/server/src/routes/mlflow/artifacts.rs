@@ -32,9 +32,7 @@ fn check_path(path: &str) -> Result<String, MlflowError> {
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..");
     match bad {
-        true => Err(MlflowError::invalid(format!(
-            "Invalid artifact path: '{path}'"
-        ))),
+        true => Err(MlflowError::invalid("Invalid path")),
         false => Ok(path.to_owned()),
     }
 }

@@ -71,6 +71,7 @@ fn check_tags(tags: &[KeyValue]) -> Result<(), MlflowError> {
 #[derive(Deserialize)]
 pub struct CreateExperiment {
     name: Option<String>,
+    artifact_location: Option<String>,
     #[serde(default)]
     tags: Vec<KeyValue>,
 }
@@ -81,6 +82,18 @@ pub async fn create(State(state): State<Shared>, who: Caller, bytes: Bytes) -> A
     let name = required(&request.name, "name")?.to_owned();
     check_name(&name)?;
     check_tags(&request.tags)?;
+    // Every artifact is kept by this server, by digest: a location elsewhere would put files
+    // outside the trail.
+    if let Some(location) = request
+        .artifact_location
+        .as_deref()
+        .filter(|l| !l.is_empty())
+    {
+        return Err(MlflowError::invalid(format!(
+            "artifact_location '{location}' is not supported: this server keeps every artifact \
+             itself (mlflow-artifacts:/<experiment id>)"
+        )));
+    }
     let _writes = state.mlflow.writes.lock().await;
     if state.read().mlflow().experiment_by_name(&name).is_some() {
         return Err(MlflowError::exists(format!(

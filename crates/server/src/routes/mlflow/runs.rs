@@ -444,15 +444,31 @@ async fn log(state: &Shared, who: &Caller, mut logged: m::RunLogged) -> Answer {
 pub struct LogMetric {
     run_id: Option<String>,
     run_uuid: Option<String>,
-    #[serde(flatten)]
-    metric: MetricIn,
+    key: Option<String>,
+    value: Option<Value>,
+    #[serde(default, deserialize_with = "wire::int64::option")]
+    timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "wire::int64::option")]
+    step: Option<i64>,
+    model_id: Option<String>,
+    dataset_name: Option<String>,
+    dataset_digest: Option<String>,
 }
 
 pub async fn log_metric(State(state): State<Shared>, who: Caller, bytes: Bytes) -> Answer {
     who.writer(&state).await?;
     let request: LogMetric = body(&bytes)?;
     let run_id = run_id_of(&request.run_id, &request.run_uuid)?;
-    let metric = request.metric.check()?;
+    let metric = MetricIn {
+        key: request.key,
+        value: request.value,
+        timestamp: request.timestamp,
+        step: request.step,
+        model_id: request.model_id,
+        dataset_name: request.dataset_name,
+        dataset_digest: request.dataset_digest,
+    }
+    .check()?;
     let logged = m::RunLogged {
         run_id,
         metrics: vec![metric],
@@ -465,15 +481,24 @@ pub async fn log_metric(State(state): State<Shared>, who: Caller, bytes: Bytes) 
 pub struct LogKeyValue {
     run_id: Option<String>,
     run_uuid: Option<String>,
-    #[serde(flatten)]
-    item: KeyValueIn,
+    key: Option<String>,
+    value: Option<String>,
+}
+
+impl LogKeyValue {
+    fn item(self) -> KeyValueIn {
+        KeyValueIn {
+            key: self.key,
+            value: self.value.map(Value::String),
+        }
+    }
 }
 
 pub async fn log_param(State(state): State<Shared>, who: Caller, bytes: Bytes) -> Answer {
     who.writer(&state).await?;
     let request: LogKeyValue = body(&bytes)?;
     let run_id = run_id_of(&request.run_id, &request.run_uuid)?;
-    let param = request.item.check("param", MAX_PARAM_VALUE)?;
+    let param = request.item().check("param", MAX_PARAM_VALUE)?;
     let logged = m::RunLogged {
         run_id,
         params: vec![param],
@@ -486,7 +511,7 @@ pub async fn set_tag(State(state): State<Shared>, who: Caller, bytes: Bytes) -> 
     who.writer(&state).await?;
     let request: LogKeyValue = body(&bytes)?;
     let run_id = run_id_of(&request.run_id, &request.run_uuid)?;
-    let tag = request.item.check("tag", MAX_TAG_VALUE)?;
+    let tag = request.item().check("tag", MAX_TAG_VALUE)?;
     let logged = m::RunLogged {
         run_id,
         tags: vec![tag],
@@ -526,7 +551,7 @@ pub async fn delete_tag(State(state): State<Shared>, who: Caller, bytes: Bytes) 
 pub struct LogBatch {
     run_id: Option<String>,
     #[serde(default)]
-    metrics: Vec<MetricIn>,
+    metrics: Vec<Value>,
     #[serde(default)]
     params: Vec<KeyValueIn>,
     #[serde(default)]
@@ -553,9 +578,16 @@ pub async fn log_batch(State(state): State<Shared>, who: Caller, bytes: Bytes) -
         run_id,
         metrics: request
             .metrics
-            .into_iter()
-            .map(MetricIn::check)
-            .collect::<Result<_, _>>()?,
+            .iter()
+            .map(|m| {
+                serde_json::from_value::<MetricIn>(m.clone())
+                    .ok()
+                    .and_then(|m| m.check().ok())
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                wire::invalid_value("metrics", &Value::Array(request.metrics.clone()))
+            })?,
         params: request
             .params
             .into_iter()

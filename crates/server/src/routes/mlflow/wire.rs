@@ -141,16 +141,29 @@ pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, MlflowError> {
     message(value)
 }
 
-/// Reads a request message from a JSON object (a body, or the query's parameters).
+/// Reads a request message from a JSON object (a body, or the query's parameters). A field of
+/// the wrong type is refused as MLflow words it: `Invalid value <json> for parameter '<name>'
+/// supplied`.
 pub fn message<T: DeserializeOwned>(value: Value) -> Result<T, MlflowError> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        match path.as_str() {
-            "." => MlflowError::invalid(format!("{inner}")),
-            _ => MlflowError::invalid(format!("{path}: {inner}")),
+        let top = path.split(['.', '[']).next().unwrap_or_default();
+        match value.get(top) {
+            Some(v) if !top.is_empty() && !v.is_null() => invalid_value(top, v),
+            _ if !top.is_empty() => {
+                MlflowError::invalid(format!("Missing value for required parameter '{top}'."))
+            }
+            _ => MlflowError::invalid(e.into_inner().to_string()),
         }
     })
+}
+
+/// MLflow's refusal of a parameter's value.
+pub fn invalid_value(name: &str, value: &Value) -> MlflowError {
+    let shown = serde_json::to_string(value).unwrap_or_default();
+    MlflowError::invalid(format!(
+        "Invalid value {shown} for parameter '{name}' supplied"
+    ))
 }
 
 /// The query string's parameters as a JSON object: a key given more than once is a list,
