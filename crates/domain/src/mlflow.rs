@@ -504,16 +504,17 @@ pub struct MlflowState {
 
 impl Default for MlflowState {
     fn default() -> MlflowState {
-        let mut state = MlflowState {
-            experiments: BTreeMap::new(),
-            experiment_names: HashMap::new(),
+        MlflowState {
+            experiments: BTreeMap::from([(0, MlflowState::default_experiment())]),
+            experiment_names: HashMap::from([(
+                "Default".to_owned(),
+                DEFAULT_EXPERIMENT_ID.to_owned(),
+            )]),
             runs: HashMap::new(),
             logged_models: BTreeMap::new(),
             artifacts: BTreeMap::new(),
             registered: BTreeMap::new(),
-        };
-        state.ensure_default();
-        state
+        }
     }
 }
 
@@ -544,14 +545,6 @@ impl MlflowState {
             last_update_time: 0,
             tags: BTreeMap::new(),
             created_by: String::new(),
-        }
-    }
-
-    fn ensure_default(&mut self) {
-        if !self.experiments.contains_key(&0) {
-            self.experiments.insert(0, Self::default_experiment());
-            self.experiment_names
-                .insert("Default".into(), DEFAULT_EXPERIMENT_ID.into());
         }
     }
 

@@ -129,10 +129,12 @@ fn tokens(text: &str) -> Result<Vec<Tok>, String> {
         } else if c.is_ascii_digit() || ((c == '-' || c == '.') && i + 1 < chars.len()) {
             let start = i;
             i += 1;
-            while i < chars.len()
-                && (chars[i].is_ascii_alphanumeric() || ".+-".contains(chars[i]))
-                && !(matches!(chars[i], '+' | '-') && !matches!(chars[i - 1], 'e' | 'E'))
-            {
+            // Digits, a point, an exponent and its sign.
+            let continues = |i: usize| match chars[i] {
+                '+' | '-' => matches!(chars[i - 1], 'e' | 'E'),
+                c => c.is_ascii_alphanumeric() || c == '.',
+            };
+            while i < chars.len() && continues(i) {
                 i += 1;
             }
             let s: String = chars[start..i].iter().collect();
