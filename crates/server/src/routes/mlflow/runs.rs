@@ -415,7 +415,12 @@ impl KeyValueIn {
 /// Checks what a call logs against the run (parameters are write-once) and appends it as one
 /// event; a parameter logged again with the same value is not logged twice.
 async fn log(state: &Shared, who: &Caller, mut logged: m::RunLogged) -> Answer {
-    let _writes = state.mlflow.writes.lock().await;
+    // Only write-once parameters need the check and the append to be one step; metrics and
+    // tags are appended concurrently (group commit).
+    let _writes = match logged.params.is_empty() {
+        true => None,
+        false => Some(state.mlflow.writes.lock().await),
+    };
     let run = active(state, &logged.run_id)?;
     let mut seen = std::collections::BTreeMap::new();
     for p in &logged.params {
