@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actions::{self, LockCause, UserKind};
 use crate::dossier::references;
+use crate::mlflow::MlflowState;
 use crate::roles::Role;
 use crate::signature::{Manifestation, Meaning};
 use crate::workflow::machine;
@@ -127,12 +128,19 @@ pub struct Projection {
     alerts: Vec<Alert>,
     /// Consecutive failures per user id tried, verbatim, whether or not it exists.
     failures: HashMap<String, u32>,
+    /// The MLflow tracking and registry state (`mlflow.*` events).
+    mlflow: MlflowState,
     size: u64,
 }
 
 impl Projection {
     pub fn new() -> Projection {
         Projection::default()
+    }
+
+    /// The MLflow view: experiments, runs, logged models, artifacts, the model registry.
+    pub fn mlflow(&self) -> &MlflowState {
+        &self.mlflow
     }
 
     /// Events applied so far.
@@ -298,6 +306,7 @@ impl Projection {
                     message: p.message,
                 });
             }
+            a if a.starts_with("mlflow.") => self.mlflow.apply(event).map_err(err)?,
             actions::RECORD_CREATE | actions::RECORD_UPDATE | actions::RECORD_VOID => {
                 let record = event
                     .record

@@ -16,6 +16,9 @@ pub enum AuthMethod {
     Session,
     /// A revocable API token (service accounts, pipelines).
     ApiToken,
+    /// A person's user id and password sent with the request itself (HTTP Basic, as MLflow
+    /// clients send them), checked like a login.
+    Password,
     /// The server itself (first start, automated checks).
     System,
     /// Nobody proven: a failed login, recorded with the user id that was tried.

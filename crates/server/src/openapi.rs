@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
     self, assessments, auth, datasets, fairness_file, ledger, monitoring, records, release, users,
     validation, workflow,
@@ -29,6 +30,8 @@ use crate::state::Shared;
 
 /// The name of the security scheme every authenticated endpoint declares.
 pub const BEARER: &str = "bearer";
+/// HTTP Basic, which the MLflow API also takes (MLflow's `MLFLOW_TRACKING_USERNAME`/`PASSWORD`).
+pub const BASIC: &str = "basic";
 
 /// The whole API.
 #[derive(OpenApi)]
@@ -91,8 +94,8 @@ pub const BEARER: &str = "bearer";
         ledger::inclusion,
         ledger::consistency,
     ),
-    components(schemas(ErrorBody)),
-    modifiers(&BearerScheme, &OptionalBodies),
+    components(schemas(ErrorBody, MlflowErrorBody)),
+    modifiers(&BearerScheme, &OptionalBodies, &MlflowPaths),
     tags(
         (name = "service", description = "Health, metrics and this document."),
         (name = "auth", description = "Logging in and out, the caller's account, changing one's password."),
@@ -101,6 +104,7 @@ pub const BEARER: &str = "bearer";
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),
+        (name = "mlflow", description = "MLflow's tracking and model-registry REST API (also under `/ajax-api/2.0/mlflow/`) and its artifact proxy, for the unmodified `mlflow` client: request and answer bodies are MLflow's (see MLflow's `service.proto` and `model_registry.proto`), GET parameters are in the query string, errors are `{\"error_code\", \"message\"}`. Every change is logged as `mlflow.*` events by the authenticated caller; `Authorization` is Bearer (a session or API token) or Basic (user id and password, checked as the login checks them)."),
     ),
 )]
 pub struct ApiDoc;
@@ -124,6 +128,96 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the MLflow API from its route table: one operation per method and path, its
+/// summary, both security schemes, and MLflow's error body for every refusal.
+struct MlflowPaths;
+
+impl Modify for MlflowPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "User id and password on each request (the MLflow API only), checked as \
+                         the login checks them: failures are logged and lock the account at the \
+                         threshold.",
+                    ))
+                    .build(),
+            ),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("MlflowErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for doc in crate::routes::mlflow::docs() {
+            let method = match doc.method.as_str() {
+                "GET" => HttpMethod::Get,
+                "POST" => HttpMethod::Post,
+                "PUT" => HttpMethod::Put,
+                "PATCH" => HttpMethod::Patch,
+                _ => HttpMethod::Delete,
+            };
+            let id: String = format!("mlflow_{}_{}", doc.method.as_str().to_lowercase(), doc.path)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let who = match doc.write {
+                true => "developer, qa, or a service account with one of those roles",
+                false => "any signed-in role",
+            };
+            let mut operation = OperationBuilder::new()
+                .tag("mlflow")
+                .summary(Some(doc.summary))
+                .description(Some(format!("MLflow-compatible. Allowed to: {who}.")))
+                .operation_id(Some(id))
+                .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                .security(SecurityRequirement::new(BASIC, Vec::<String>::new()))
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("MLflow's response message as JSON (artifact downloads: the file's bytes).")
+                        .build(),
+                )
+                .response("400", error("`INVALID_PARAMETER_VALUE`, `RESOURCE_ALREADY_EXISTS` or `BAD_REQUEST`: the request is not acceptable; the message says why."))
+                .response("401", error("`UNAUTHENTICATED`: no valid credentials (a wrong password is logged and counts toward the lockout)."))
+                .response("403", error("`PERMISSION_DENIED`: the caller's role may not do this, or the password must be changed first. Logged as `access.denied`."))
+                .response("404", error("`RESOURCE_DOES_NOT_EXIST`: no such experiment, run, model, version, alias or artifact."));
+            if doc.write {
+                operation = operation.response("409", error("`RESOURCE_CONFLICT`: refused by the state of something else, such as the release gate for a transition to Production (every unmet condition is named)."));
+            }
+            for name in doc
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            {
+                operation = operation.parameter(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String).build())),
+                );
+            }
+            openapi
+                .paths
+                .add_path_operation(doc.path, vec![method], operation.build());
+        }
     }
 }
 
@@ -300,6 +394,14 @@ mod tests {
             let security = &operation["security"];
             if open.contains(&(method.as_str(), path.as_str())) {
                 assert!(security.is_null(), "{method} {path} is open: {security}");
+            } else if crate::routes::mlflow::is_mlflow_path(&path) {
+                assert_eq!(
+                    *security,
+                    serde_json::json!([{ BEARER: [] }, { BASIC: [] }]),
+                    "{method} {path} takes the bearer token or Basic"
+                );
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(responses.contains_key("401"), "{method} {path} has no 401");
             } else {
                 assert_eq!(
                     *security,
@@ -334,11 +436,12 @@ mod tests {
                     "{method} {path} {status} has a description"
                 );
                 let json = &response["content"]["application/json"]["schema"]["$ref"];
+                let body = match crate::routes::mlflow::is_mlflow_path(&path) {
+                    true => "#/components/schemas/MlflowErrorBody",
+                    false => "#/components/schemas/ErrorBody",
+                };
                 if status.starts_with('4') || status.starts_with('5') {
-                    assert_eq!(
-                        json, "#/components/schemas/ErrorBody",
-                        "{method} {path} {status}"
-                    );
+                    assert_eq!(json, body, "{method} {path} {status}");
                 } else {
                     assert_ne!(json, "#/components/schemas/ErrorBody");
                 }

@@ -45,6 +45,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("MLflow API: {0}")]
+    Mlflow(String),
 }
 
 /// A server running in the background (tests, embedding).
@@ -231,6 +233,7 @@ async fn prepare(
         metrics,
         workflow_steps: tokio::sync::Mutex::new(()),
         references: Default::default(),
+        mlflow: crate::routes::mlflow::MlflowShared::new().map_err(StartError::Mlflow)?,
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

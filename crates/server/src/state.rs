@@ -31,6 +31,8 @@ pub struct AppState {
     pub workflow_steps: tokio::sync::Mutex<()>,
     /// Monitoring plans' reference data, read once and kept.
     pub references: crate::monitor::ReferenceCache,
+    /// The MLflow API's own: its writes one at a time, the HTTP Basic credential cache.
+    pub mlflow: crate::routes::mlflow::MlflowShared,
 }
 
 impl AppState {

@@ -184,9 +184,26 @@ fn check_answer(doc: &Value, call: &Call, who: &str, answer: (StatusCode, String
             "{context}: answered {content_type}, documented {documented:?}"
         );
     }
-    if status.is_client_error() || status.is_server_error() {
+    let mlflow = call.template.starts_with("/api/2.0/") || call.template.starts_with("/ajax-api/");
+    if (status.is_client_error() || status.is_server_error()) && mlflow {
+        assert_mlflow_error_body(doc, &body, &context);
+    } else if status.is_client_error() || status.is_server_error() {
         assert_error_body(doc, &body, &context);
     }
+}
+
+/// Is `body` an instance of the `MlflowErrorBody` schema: MLflow's `error_code` and `message`,
+/// both strings, nothing else?
+fn assert_mlflow_error_body(doc: &Value, body: &Value, context: &str) {
+    let schema = component(doc, "MlflowErrorBody");
+    let members: BTreeSet<&String> = body.as_object().unwrap().keys().collect();
+    let allowed: BTreeSet<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(members, allowed, "{context}: {body}");
+    assert_eq!(schema["required"], json!(["error_code", "message"]));
+    assert!(
+        body["error_code"].is_string() && body["message"].is_string(),
+        "{context}: {body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

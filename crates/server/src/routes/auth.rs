@@ -8,6 +8,7 @@ use modeltrail_domain::actions::{self, LockCause, LoginFailure, UserKind};
 use modeltrail_domain::identity::{
     hash_password, new_secret, secret_digest, verify_password, SESSION_PREFIX,
 };
+use modeltrail_domain::projection::User;
 use modeltrail_ledger::event::{Actor, AuthMethod, Client, EventDraft};
 use modeltrail_store::CredentialStore;
 use serde::Deserialize;
@@ -98,20 +99,8 @@ pub async fn login(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request: LoginRequest = parse(&body)?;
-    let user = state.read().user(&request.username).cloned();
-    let failure = match &user {
-        None => Some(LoginFailure::UnknownUser),
-        Some(u) if u.kind != UserKind::Person => Some(LoginFailure::NotAPerson),
-        Some(u) if u.locked => Some(LoginFailure::Locked),
-        Some(_) => match password_matches(&state, &request.username, &request.password).await? {
-            true => None,
-            false => Some(LoginFailure::WrongPassword),
-        },
-    };
-    let Some(user) = user.filter(|_| failure.is_none()) else {
-        let failure = failure.unwrap_or(LoginFailure::WrongPassword);
-        return Err(record_failure(&state, client, &request.username, failure).await);
-    };
+    let user =
+        check_credentials(&state, client.clone(), &request.username, &request.password).await?;
     let token = new_secret(SESSION_PREFIX).map_err(ApiError::internal)?;
     let expired = user.password_set_at.is_some_and(|t| {
         state.config.password_policy.expired(
@@ -160,6 +149,35 @@ pub async fn login(
         "idle_timeout_seconds": state.sessions.idle().as_secs(),
         "receipt": Receipt::of(&[appended]),
     })))
+}
+
+/// Checks a person's user id and password, as every way of logging in does (the login, and
+/// HTTP Basic on the MLflow API): a failure is recorded as `auth.login_failed`, and at the
+/// threshold the account is locked and an alert raised. The answer does not say whether the
+/// user exists.
+pub(crate) async fn check_credentials(
+    state: &Shared,
+    client: Client,
+    username: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    let user = state.read().user(username).cloned();
+    let failure = match &user {
+        None => Some(LoginFailure::UnknownUser),
+        Some(u) if u.kind != UserKind::Person => Some(LoginFailure::NotAPerson),
+        Some(u) if u.locked => Some(LoginFailure::Locked),
+        Some(_) => match password_matches(state, username, password).await? {
+            true => None,
+            false => Some(LoginFailure::WrongPassword),
+        },
+    };
+    match user.filter(|_| failure.is_none()) {
+        Some(user) => Ok(user),
+        None => {
+            let failure = failure.unwrap_or(LoginFailure::WrongPassword);
+            Err(record_failure(state, client, username, failure).await)
+        }
+    }
 }
 
 /// Records a failed login (and, at the threshold, the lockout and an alert) and returns the

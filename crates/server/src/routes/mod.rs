@@ -7,6 +7,7 @@ pub(crate) mod computed;
 pub(crate) mod datasets;
 pub(crate) mod fairness_file;
 pub(crate) mod ledger;
+pub(crate) mod mlflow;
 pub(crate) mod monitoring;
 pub(crate) mod records;
 pub(crate) mod release;
@@ -146,6 +147,9 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/api/v1/proofs/inclusion", ledger::inclusion),
         endpoint(M::GET, "/api/v1/proofs/consistency", ledger::consistency),
     ]
+    .into_iter()
+    .chain(mlflow::endpoints())
+    .collect()
 }
 
 pub fn router(state: Shared) -> Router {
@@ -155,7 +159,12 @@ pub fn router(state: Shared) -> Router {
         .into_iter()
         .fold(Router::new(), |router, e| {
             // Uploads of data files take the larger limit; everything else the JSON one.
-            let upload = [datasets::UPLOAD_PATH, fairness_file::FILE_PATH].contains(&e.path);
+            let upload = [
+                datasets::UPLOAD_PATH,
+                fairness_file::FILE_PATH,
+                mlflow::UPLOAD_PATH,
+            ]
+            .contains(&e.path);
             let handler = match upload {
                 true => e.handler.layer(DefaultBodyLimit::max(upload_limit)),
                 false => e.handler,
@@ -182,13 +191,17 @@ async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
+async fn not_found(uri: axum::http::Uri) -> Response {
+    match mlflow::is_mlflow_path(uri.path()) {
+        true => mlflow::wire::MlflowError::no_endpoint().into_response(),
+        false => ApiError::not_found("no such endpoint").into_response(),
+    }
 }
 
 /// Answers the framework's own refusals (wrong method, oversize body, bad path parameter) in
 /// the one error shape.
 async fn errors_as_json(request: Request, next: Next) -> Response {
+    let mlflow = mlflow::is_mlflow_path(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -214,7 +227,10 @@ async fn errors_as_json(request: Request, next: Next) -> Response {
         (_, true) => status.canonical_reason().unwrap_or("error").to_owned(),
         (_, false) => text,
     };
-    ApiError::new(status, code, message).into_response()
+    match mlflow {
+        true => mlflow::wire::MlflowError::from_status(status, message).into_response(),
+        false => ApiError::new(status, code, message).into_response(),
+    }
 }
 
 /// Counts and logs every request by its route template; never logs headers or bodies.
