@@ -88,6 +88,7 @@ pub const BASIC: &str = "basic";
         fairness_file::fairness_file,
         assessments::explanation,
         monitoring::record_batch,
+        monitoring::record_batch_file,
         ledger::checkpoint,
         ledger::public_key,
         ledger::events,

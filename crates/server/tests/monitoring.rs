@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{server, Backend, TestServer};
+use common::{file_part, form, record_part, server, Backend, TestServer, BOUNDARY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -16,6 +16,7 @@ on_both_backends!(
     a_drifted_batch_raises_an_exception_and_a_change_request,
     bad_batches_are_refused_by_name_and_write_nothing,
     the_exception_closes_through_capa_and_the_gate_names_revalidation,
+    a_batch_file_is_read_by_column_and_traced,
 );
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -575,5 +576,127 @@ async fn the_exception_closes_through_capa_and_the_gate_names_revalidation(backe
         .cloned()
         .unwrap_or_default();
     assert_eq!(revalidated["met"], true, "{ready}");
+    s.stop().await;
+}
+
+async fn post_file(
+    s: &TestServer,
+    token: &str,
+    record: &Value,
+    file: &[u8],
+) -> (StatusCode, Value) {
+    let body = form(&[record_part(record), file_part("week-45.csv", file)]);
+    let response = s
+        .http
+        .post(format!("{}/api/v1/monitoring-batches/file", s.base))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status();
+    let text = response.text().await.expect("read");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A batch as CSV: an id column the plan does not use, the features, predictions and labels.
+fn batch_csv(rows: u64, shift: u64) -> Vec<u8> {
+    let mut text = String::from("request,age,site,y_pred,y_true\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "r{i},{},{},{},{}\n",
+            20 + (i * 11) % 60 + shift,
+            SITES[(i % 3) as usize],
+            u8::from(i % 2 == 0),
+            u8::from(i % 2 == 0 || i % 5 == 0)
+        ));
+    }
+    text.into_bytes()
+}
+
+async fn a_batch_file_is_read_by_column_and_traced(backend: Backend) {
+    let s = server(backend).await;
+    let (dev, qa) = setup(&s).await;
+    s.approve(&qa, "monitoring_plan", "mp1", 1).await;
+    let record = |id: &str| {
+        json!({"id": id, "data": {"plan": "mp1", "window": window()},
+               "columns": {"predictions": "y_pred", "labels": "y_true"},
+               "reason": "weekly batch"})
+    };
+    let csv = batch_csv(300, 30);
+    let (status, answer) = post_file(&s, &dev, &record("f1"), &csv).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["rows"], 300);
+    assert_eq!(
+        data["source"],
+        json!({"name": "week-45.csv", "sha256": sha256_hex(&csv), "bytes": csv.len(),
+               "format": "csv"})
+    );
+    assert_eq!(data["inputs"], sha256_hex(&csv));
+    assert_eq!(data["drift"]["features"][0]["drifted"], true, "{data}");
+    // 10 of the 150 odd rows are labelled positive but predicted negative.
+    let accuracy = data["performance"][0]["value"].as_f64().unwrap_or_default();
+    assert!((accuracy - 270.0 / 300.0).abs() < 1e-12, "{data}");
+    assert_eq!(data["breach"], true);
+    assert!(answer["raised"]["exception"].is_string());
+
+    // The same data as JSON gives the same figures.
+    let (ages, sites): (Vec<Value>, Vec<Value>) = (0..300u64)
+        .map(|i| {
+            (
+                json!(20 + (i * 11) % 60 + 30),
+                json!(SITES[(i % 3) as usize]),
+            )
+        })
+        .unzip();
+    let (status, from_json) = post_batch(
+        &s,
+        &dev,
+        json!({"id": "j1", "data": {"plan": "mp1", "window": window()},
+               "columns": {"age": ages, "site": sites},
+               "predictions": (0..300).map(|i| json!(u8::from(i % 2 == 0))).collect::<Vec<_>>(),
+               "labels": (0..300).map(|i| json!(u8::from(i % 2 == 0 || i % 5 == 0))).collect::<Vec<_>>()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{from_json}");
+    assert!(same(
+        &from_json["data"]["drift"]["features"],
+        &data["drift"]["features"]
+    ));
+    assert!(same(
+        &from_json["data"]["performance"],
+        &data["performance"]
+    ));
+
+    // Bad files are refused by name, and nothing is written.
+    let size = s.tree_size().await;
+    let mut no_labels = record("f2");
+    no_labels["columns"]["labels"] = json!("label");
+    for (record, file, field, says) in [
+        (no_labels, csv.clone(), "file/label", "no column \"label\""),
+        (
+            record("f3"),
+            b"request,age,site,y_pred,y_true\nr1,old,Basel,1,1\n".to_vec(),
+            "file/age",
+            "row 1 holds \"old\"",
+        ),
+        (record("f4"), Vec::new(), "file", "empty"),
+        (record("f5"), b"\x00\x01binary".to_vec(), "file", "CSV"),
+    ] {
+        let (status, body) = post_file(&s, &dev, &record, &file).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["error"]["field"], field, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{field}: {message}");
+    }
+    assert_eq!(s.tree_size().await, size, "nothing written");
     s.stop().await;
 }

@@ -170,13 +170,14 @@ pub async fn fairness_file(
 }
 
 /// The two parts of the form.
-struct Upload {
-    record: Bytes,
-    file: Bytes,
-    name: String,
+pub(crate) struct Upload {
+    pub record: Bytes,
+    pub file: Bytes,
+    pub name: String,
 }
 
-async fn read_parts(request: Request) -> Result<Upload, ApiError> {
+/// Reads a form of exactly one `record` part (JSON) and one `file` part (CSV or Parquet).
+pub(crate) async fn read_parts(request: Request) -> Result<Upload, ApiError> {
     let mut form = Multipart::from_request(request, &()).await.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -221,7 +222,7 @@ async fn read_parts(request: Request) -> Result<Upload, ApiError> {
             format!("the form has no `{part}` part ({what})"),
         )
     };
-    let record = record.ok_or_else(|| missing("record", "the assessment as JSON"))?;
+    let record = record.ok_or_else(|| missing("record", "the record as JSON"))?;
     let (file, name) = file.ok_or_else(|| missing("file", "the CSV or Parquet file"))?;
     Ok(Upload { record, file, name })
 }

@@ -141,6 +141,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/monitoring-batches",
             monitoring::record_batch,
         ),
+        endpoint(
+            M::POST,
+            monitoring::FILE_PATH,
+            monitoring::record_batch_file,
+        ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
         endpoint(M::GET, "/api/v1/events", ledger::events),
@@ -162,6 +167,7 @@ pub fn router(state: Shared) -> Router {
             let upload = [
                 datasets::UPLOAD_PATH,
                 fairness_file::FILE_PATH,
+                monitoring::FILE_PATH,
                 mlflow::UPLOAD_PATH,
             ]
             .contains(&e.path);

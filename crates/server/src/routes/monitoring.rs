@@ -6,7 +6,7 @@
 //! required") and a draft change request linked to it are appended together or not at all.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use modeltrail_domain::actions;
@@ -15,7 +15,9 @@ use modeltrail_domain::identity::new_id;
 use modeltrail_domain::monitoring::{breach_change_request, breach_exception, Plan};
 use modeltrail_domain::roles::Permission;
 use modeltrail_ledger::event::RecordRef;
-use modeltrail_stats::table_columns::Column;
+use modeltrail_stats::drift::ColumnKind;
+use modeltrail_stats::profile::Format;
+use modeltrail_stats::table_columns::{read_columns, Column, ColumnsError, Wanted};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +30,7 @@ use crate::json::parse;
 use crate::monitor::{evaluate, kind_of, reference, BatchColumns};
 use crate::routes::assessments::store_blobs;
 use crate::routes::computed::{fresh_id, validate_client_data};
+use crate::routes::fairness_file::read_parts;
 use crate::state::{Receipt, Shared};
 
 const KIND: &str = "monitoring_batch";
@@ -101,18 +104,7 @@ pub async fn record_batch(
     let id = fresh_id(&state, KIND, request.id)?;
     check_window(&data)?;
     let (plan_id, plan) = approved_plan(&state, &data).await?;
-    match data.get("model_version").and_then(Value::as_str) {
-        Some(given) if given != plan.model_version => {
-            return Err(ApiError::invalid(
-                "data/model_version",
-                format!(
-                    "the batch names model_version `{given}` but plan `{plan_id}` monitors `{}`",
-                    plan.model_version
-                ),
-            ))
-        }
-        _ => data["model_version"] = json!(plan.model_version),
-    }
+    fill_model_version(&mut data, &plan_id, &plan)?;
     let batch = batch_columns(
         &plan,
         request.columns,
@@ -121,15 +113,243 @@ pub async fn record_batch(
         request.labels,
         &data,
     )?;
-    let reference = reference(&state, &plan).await?;
-    let evaluation = evaluate(&plan, &reference, &batch)?;
-
     let inputs = json!({
         "columns": batch.features.iter().map(|(name, column)| (name.clone(), column_json(column))).collect::<BTreeMap<_, _>>(),
         "predictions": batch.predictions,
         "scores": batch.scores,
     });
-    let (inputs_digest, report_digest) = store_blobs(&state, &inputs, &evaluation.report).await?;
+    let answer = evaluate_and_record(
+        &state,
+        &who,
+        Batch {
+            id,
+            plan_id,
+            plan,
+            data,
+            columns: batch,
+            reason: request.reason,
+        },
+        Inputs::Json(inputs),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The route of batches sent as a file; it takes the upload body limit.
+pub const FILE_PATH: &str = "/api/v1/monitoring-batches/file";
+
+/// The `record` part of a batch sent as a file.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchFileRecord {
+    /// The record id; a random one if not given.
+    id: Option<String>,
+    /// The batch as for the JSON upload (`plan`, `window`, optionally `model_version` and
+    /// `prediction_errors`).
+    #[schema(value_type = Object)]
+    data: Value,
+    /// Which columns of the file hold the predictions, scores and labels, when it has them.
+    /// The plan's features are read from the columns of their names.
+    columns: Option<BatchFileColumns>,
+    /// Why the batch is recorded; optional.
+    reason: Option<String>,
+}
+
+/// Columns of the file besides the features.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BatchFileColumns {
+    /// The model's predictions: true/false or 1/0 for a classifier, numbers for a regression.
+    predictions: Option<String>,
+    /// The classifier's scores, for `roc_auc`.
+    scores: Option<String>,
+    /// The true labels.
+    labels: Option<String>,
+}
+
+/// The multipart form.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Documentation only: the parts are read one by one.
+pub struct BatchFileForm {
+    /// The batch, as JSON.
+    record: BatchFileRecord,
+    /// The inputs: CSV with a header row or flat Parquet, a column per feature of the plan
+    /// (other columns are ignored). Its file name is recorded.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Record a monitoring batch from a file
+///
+/// As `POST /api/v1/monitoring-batches`, with the inputs read from the columns of a CSV or
+/// Parquet file: each feature of the plan from the column of its name (a feature the file
+/// lacks is a `missing_feature` anomaly), predictions, scores and labels from the columns
+/// `record.columns` names. The file is kept as a blob and described in `data.source`.
+#[utoipa::path(
+    post,
+    operation_id = "record_monitoring_batch_from_file",
+    path = "/api/v1/monitoring-batches/file",
+    tag = "monitoring",
+    security(("bearer" = [])),
+    request_body(content = BatchFileForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The monitoring_batch record at version 1, as for the JSON upload, with `data.source`; `raised` and the `receipt`.", body = Object),
+        (status = 400, description = "`malformed_multipart`: the multipart body cannot be read; `malformed_json`, `empty_body` or `invalid_utf8`: the `record` part is not JSON.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`, `invalid_token` or `account_locked`: no valid bearer token.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the caller's role may not write records. Logged as `access.denied`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the plan does not exist.", body = ErrorBody),
+        (status = 409, description = "As for the JSON upload: `record_exists`, `plan_not_approved`, `voided`, `reference_missing`, `reference_not_profiled`, `reference_unusable`.", body = ErrorBody),
+        (status = 413, description = "`too_large`: the body is larger than the upload limit.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `multipart/form-data`.", body = ErrorBody),
+        (status = 422, description = "`invalid`: a part missing, repeated or unknown; a file that is not CSV or Parquet or is empty; a named column the file lacks (the message lists its columns); a cell of a numerical feature that is not a number (its column and row); and what the JSON upload refuses. `field` names it.", body = ErrorBody),
+    ),
+)]
+pub async fn record_batch_file(
+    State(state): State<Shared>,
+    who: Principal,
+    request: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    who.require(&state, Permission::WriteRecords).await?;
+    let upload = read_parts(request).await?;
+    let record: BatchFileRecord = parse(&upload.record)?;
+    let mut data = record.data;
+    validate_client_data(&state, KIND, &mut data)?;
+    let id = fresh_id(&state, KIND, record.id)?;
+    check_window(&data)?;
+    let (plan_id, plan) = approved_plan(&state, &data).await?;
+    fill_model_version(&mut data, &plan_id, &plan)?;
+    let named = record.columns.unwrap_or_default();
+    let mut wanted: Vec<Wanted> = plan
+        .features
+        .iter()
+        .map(|f| Wanted::optional(&f.name, kind_of(&f.kind)))
+        .collect();
+    for column in [&named.predictions, &named.scores, &named.labels]
+        .into_iter()
+        .flatten()
+    {
+        wanted.push(Wanted::required(column, ColumnKind::Numerical));
+    }
+    let file = upload.file;
+    let prediction_errors = data
+        .pointer("/prediction_errors/count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let blobs = state.blobs.clone();
+    let (table, digest, size) = tokio::task::spawn_blocking(move || {
+        let table = read_columns(&file, &wanted).map_err(columns_error)?;
+        let digest = blobs.put(&file).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>((table, digest, file.len()))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let numbers = |name: &Option<String>| -> Option<Vec<f64>> {
+        match table.get(name.as_deref()?) {
+            Some(Column::Numbers(values)) => Some(values.clone()),
+            _ => None,
+        }
+    };
+    let as_values = |values: Vec<f64>| -> Vec<Value> {
+        values
+            .into_iter()
+            .map(|v| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+            .collect()
+    };
+    let features = plan
+        .features
+        .iter()
+        .filter_map(|f| table.get(&f.name).map(|c| (f.name.clone(), c.clone())))
+        .collect();
+    let batch = BatchColumns {
+        rows: table.rows,
+        features,
+        predictions: numbers(&named.predictions).map(as_values),
+        scores: numbers(&named.scores),
+        labels: numbers(&named.labels).map(as_values),
+        prediction_errors,
+    };
+    if batch.labels.is_some() && batch.predictions.is_none() {
+        return Err(ApiError::invalid(
+            "columns/predictions",
+            "labels were named without the predictions they judge",
+        ));
+    }
+    let format = match table.format {
+        Format::Parquet => "parquet",
+        _ => "csv",
+    };
+    let source = json!({"name": upload.name, "sha256": digest, "bytes": size, "format": format});
+    let answer = evaluate_and_record(
+        &state,
+        &who,
+        Batch {
+            id,
+            plan_id,
+            plan,
+            data,
+            columns: batch,
+            reason: record.reason,
+        },
+        Inputs::File { digest, source },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The file reader's refusal as a 422 naming the file or the column.
+fn columns_error(error: ColumnsError) -> ApiError {
+    let field = match &error {
+        ColumnsError::ColumnNotFound { column, .. } | ColumnsError::NotANumber { column, .. } => {
+            format!("file/{column}")
+        }
+        _ => "file".to_owned(),
+    };
+    ApiError::invalid(field, error.to_string())
+}
+
+/// A batch ready to be evaluated: its id, plan, client data and columns.
+struct Batch {
+    id: String,
+    plan_id: String,
+    plan: Plan,
+    data: Value,
+    columns: BatchColumns,
+    reason: Option<String>,
+}
+
+/// What the batch's inputs were: JSON arrays (kept as a JSON blob), or a file already kept as
+/// a blob (its digest, and the `source` to record).
+enum Inputs {
+    Json(Value),
+    File { digest: String, source: Value },
+}
+
+/// Evaluates a batch under its plan and appends it, with what a breach raises, in one
+/// transaction; the answer the endpoints give.
+async fn evaluate_and_record(
+    state: &Shared,
+    who: &Principal,
+    batch: Batch,
+    inputs: Inputs,
+) -> Result<Value, ApiError> {
+    let Batch {
+        id,
+        plan_id,
+        plan,
+        mut data,
+        columns: batch,
+        reason,
+    } = batch;
+    let reference = reference(state, &plan).await?;
+    let evaluation = evaluate(&plan, &reference, &batch)?;
+    let (inputs_digest, report_digest) = match inputs {
+        Inputs::Json(inputs) => store_blobs(state, &inputs, &evaluation.report).await?,
+        Inputs::File { digest, source } => {
+            data["source"] = source;
+            let (report, _) = store_blobs(state, &evaluation.report, &Value::Null).await?;
+            (digest, report)
+        }
+    };
     if let Some(fields) = evaluation.fields.as_object() {
         for (key, value) in fields {
             data[key.as_str()] = value.clone();
@@ -137,7 +357,7 @@ pub async fn record_batch(
     }
     data["inputs"] = json!(inputs_digest);
     if let Some(labels) = &batch.labels {
-        let (labels_digest, _) = store_blobs(&state, &json!(labels), &Value::Null).await?;
+        let (labels_digest, _) = store_blobs(state, &json!(labels), &Value::Null).await?;
         data["labels"] = json!(labels_digest);
     }
     if data.get("drift").is_some() {
@@ -153,7 +373,7 @@ pub async fn record_batch(
         data["change_request"] = json!(request_id);
         let detected_at = modeltrail_ledger::Timestamp::now().to_string();
         let exception = breach_exception(&plan_id, &plan, &id, &evaluation.breaches, &detected_at);
-        let model = model_of(&state, &plan.model_version).await?;
+        let model = model_of(state, &plan.model_version).await?;
         let change =
             breach_change_request(&plan, model.as_deref(), &exception_id, &evaluation.breaches);
         more.push(("exception", exception_id.clone(), exception));
@@ -163,13 +383,7 @@ pub async fn record_batch(
     state.record_types.validate(KIND, &data).map_err(|e| {
         ApiError::internal(format!("computed {KIND} does not meet its schema: {e}"))
     })?;
-    drafts.push(create_draft(
-        &who,
-        KIND,
-        &id,
-        data.clone(),
-        request.reason.clone(),
-    ));
+    drafts.push(create_draft(who, KIND, &id, data.clone(), reason.clone()));
     for (kind, record_id, content) in more {
         state.record_types.validate(kind, &content).map_err(|e| {
             ApiError::internal(format!(
@@ -177,20 +391,34 @@ pub async fn record_batch(
             ))
         })?;
         let reason = format!("raised by monitoring batch {id} under plan {plan_id}");
-        drafts.push(create_draft(&who, kind, &record_id, content, Some(reason)));
+        drafts.push(create_draft(who, kind, &record_id, content, Some(reason)));
     }
     let appended = state.sequencer.append_all(drafts).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
+    Ok(json!({
             "type": KIND,
             "id": id,
             "version": 1,
             "data": data,
             "raised": raised,
             "receipt": Receipt::of(&appended),
-        })),
-    ))
+    }))
+}
+
+/// The plan's model version in the batch's data: filled in, or 422 when another is named.
+fn fill_model_version(data: &mut Value, plan_id: &str, plan: &Plan) -> Result<(), ApiError> {
+    match data.get("model_version").and_then(Value::as_str) {
+        Some(given) if given != plan.model_version => {
+            return Err(ApiError::invalid(
+                "data/model_version",
+                format!(
+                    "the batch names model_version `{given}` but plan `{plan_id}` monitors `{}`",
+                    plan.model_version
+                ),
+            ))
+        }
+        _ => data["model_version"] = json!(plan.model_version),
+    }
+    Ok(())
 }
 
 fn create_draft(

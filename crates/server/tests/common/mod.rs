@@ -252,6 +252,48 @@ impl TestServer {
     }
 }
 
+/// A multipart form's boundary in tests.
+pub const BOUNDARY: &str = "modeltrail-test-boundary-7f3a";
+
+/// One part of a form: its name, file name, and bytes.
+pub struct Part<'a> {
+    pub name: &'a str,
+    pub file_name: Option<&'a str>,
+    pub bytes: Vec<u8>,
+}
+
+pub fn record_part(record: &Value) -> Part<'static> {
+    Part {
+        name: "record",
+        file_name: None,
+        bytes: record.to_string().into_bytes(),
+    }
+}
+
+pub fn file_part<'a>(file_name: &'a str, bytes: &[u8]) -> Part<'a> {
+    Part {
+        name: "file",
+        file_name: Some(file_name),
+        bytes: bytes.to_vec(),
+    }
+}
+
+pub fn form(parts: &[Part]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        let disposition = match part.file_name {
+            Some(file) => format!("form-data; name=\"{}\"; filename=\"{file}\"", part.name),
+            None => format!("form-data; name=\"{}\"", part.name),
+        };
+        body.extend_from_slice(format!("Content-Disposition: {disposition}\r\n\r\n").as_bytes());
+        body.extend_from_slice(&part.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 /// The password a test person has after their first login.
 pub fn password_of(id: &str) -> String {
     format!("{id}-signing-password")
