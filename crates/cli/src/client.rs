@@ -471,6 +471,31 @@ impl Client {
     }
 }
 
+/// The file as a streamed part, with its file name.
+pub async fn file_part(path: &Path) -> anyhow::Result<reqwest::multipart::Part> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: not a file name the server can record", path.display()))?
+        .to_owned();
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let length = file
+        .metadata()
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let content_type = match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => "text/csv",
+        _ => "application/octet-stream",
+    };
+    reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), length)
+        .file_name(name)
+        .mime_str(content_type)
+        .context("the file part's content type")
+}
+
 fn parse_json(text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(text).context("the server's answer is not JSON")
 }

@@ -8,10 +8,10 @@ use clap::{Args, Subcommand};
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::client::{read_json, Client, ServerArgs};
+use crate::client::{file_part, read_json, Client, ServerArgs};
 use crate::record_commands::record_view;
 
 #[derive(Args)]
@@ -107,31 +107,6 @@ async fn assess_file(server: &ServerArgs, args: AssessArgs) -> anyhow::Result<Ex
         Some(true) => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     })
-}
-
-/// The file as a streamed part, with its file name.
-async fn file_part(path: &Path) -> anyhow::Result<Part> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: not a file name the server can record", path.display()))?
-        .to_owned();
-    let file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let length = file
-        .metadata()
-        .await
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
-    let content_type = match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => "text/csv",
-        _ => "application/octet-stream",
-    };
-    Part::stream_with_length(reqwest::Body::from(file), length)
-        .file_name(name)
-        .mime_str(content_type)
-        .context("the file part's content type")
 }
 
 /// Rows, each criterion's verdict, and the overall verdict.

@@ -8,6 +8,7 @@ mod dataset_command;
 mod display;
 mod fairness_command;
 mod log_commands;
+mod monitor_command;
 mod record_commands;
 mod serve_command;
 mod session_commands;
@@ -117,6 +118,8 @@ enum Command {
     Dataset(dataset_command::DatasetArgs),
     /// Fairness assessments the server computes from a data file.
     Fairness(fairness_command::FairnessArgs),
+    /// Drift monitoring: send production data to be evaluated, show a model version's status.
+    Monitor(monitor_command::MonitorArgs),
 }
 
 fn main() -> ExitCode {
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Command::Code(args) => code_command::run(args).await,
             Command::Dataset(args) => dataset_command::run(args).await,
             Command::Fairness(args) => fairness_command::run(args).await,
+            Command::Monitor(args) => monitor_command::run(args).await,
         }
     });
     match result {

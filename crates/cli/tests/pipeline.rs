@@ -1001,3 +1001,228 @@ async fn fairness_assess_sends_the_file_and_shows_the_server_verdicts() {
     assert_ne!(out.code, 0, "nothing recorded: {}", out.all());
     s.stop().await;
 }
+
+/// A call to the server's API in a test's set-up; panics unless it succeeds.
+async fn api(
+    http: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    path: &str,
+    body: Value,
+) -> Value {
+    let mut request = http.post(format!("{base}{path}")).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    answer
+}
+
+/// The arguments as the test runner takes them.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A person who has changed their first password; their token.
+async fn person(http: &reqwest::Client, base: &str, admin: &str, id: &str, role: &str) -> String {
+    let first = format!("{id}-first-password");
+    api(
+        http,
+        base,
+        Some(admin),
+        "/api/v1/users",
+        json!({"id": id, "name": format!("{id} Example"), "role": role, "password": first}),
+    )
+    .await;
+    let token = api(
+        http,
+        base,
+        None,
+        "/api/v1/auth/login",
+        json!({"username": id, "password": first}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api(
+        http,
+        base,
+        Some(&token),
+        "/api/v1/auth/password",
+        json!({"current_password": first, "new_password": format!("{id}-second-password")}),
+    )
+    .await;
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_upload_sends_a_window_and_exits_1_on_a_breach() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let http = reqwest::Client::new();
+    let base = s.base.clone();
+    let admin = api(
+        &http,
+        &base,
+        None,
+        "/api/v1/auth/login",
+        json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = person(&http, &base, &admin, "dev", "developer").await;
+    let qa = person(&http, &base, &admin, "qa", "qa").await;
+    let mut reference = String::from("age,site\n");
+    for i in 0..400u64 {
+        reference.push_str(&format!(
+            "{},{}\n",
+            20 + (i * 7) % 60,
+            ["A", "B"][(i % 2) as usize]
+        ));
+    }
+    let csv = reference.into_bytes();
+    let canonical = format!("{}  reference.csv\n", sha256_hex(&csv));
+    for (kind, id, data) in [
+        (
+            "model",
+            "m1",
+            json!({"name": "m", "owner": "dev", "intended_use": "Flags batches.",
+            "context_of_use": "Advisory.", "gamp_category": 5,
+            "risk": {"model_influence": "low", "decision_consequence": "low"}}),
+        ),
+        (
+            "model_version",
+            "mv1",
+            json!({"model": "m1", "version": "1",
+            "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]}),
+        ),
+        (
+            "dataset_version",
+            "ref",
+            json!({"name": "reference", "version": "1", "source": "MES",
+            "content_digest": sha256_hex(canonical.as_bytes()),
+            "manifest": [{"path": "reference.csv", "sha256": sha256_hex(&csv),
+                          "size_bytes": csv.len()}]}),
+        ),
+        (
+            "monitoring_plan",
+            "mp1",
+            json!({"model_version": "mv1", "reference_dataset": "ref",
+            "features": [{"name": "age", "type": "numerical"},
+                         {"name": "site", "type": "categorical"}],
+            "performance_metrics": [{"metric": "accuracy", "op": ">=", "threshold": 0.8}],
+            "action_plan": "QA investigates."}),
+        ),
+    ] {
+        api(
+            &http,
+            &base,
+            Some(&dev),
+            &format!("/api/v1/records/{kind}"),
+            json!({"id": id, "data": data}),
+        )
+        .await;
+    }
+    let response = http
+        .post(format!(
+            "{base}/api/v1/dataset-versions/ref/data?path=reference.csv"
+        ))
+        .bearer_auth(&dev)
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    api(
+        &http,
+        &base,
+        Some(&qa),
+        "/api/v1/records/monitoring_plan/mp1/versions/1/signatures",
+        json!({"meaning": "approved", "username": "qa", "password": "qa-second-password"}),
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let window = |shift: u64, name: &str| {
+        let mut text = String::from("request,age,site,y_pred,y_true\n");
+        for i in 0..200u64 {
+            text.push_str(&format!(
+                "r{i},{},{},{},{}\n",
+                20 + (i * 11) % 60 + shift,
+                ["A", "B"][(i % 2) as usize],
+                i % 2,
+                i % 2
+            ));
+        }
+        let path = dir.path().join(name);
+        write(&path, text.as_bytes());
+        path
+    };
+    let quiet = window(0, "week-44.csv");
+    let drifted = window(35, "week-45.csv");
+    let args = |path: &std::path::Path, id: &'static str| -> Vec<String> {
+        [
+            "monitor",
+            "upload",
+            path.to_str().unwrap(),
+            "--plan",
+            "mp1",
+            "--start",
+            "2026-11-01T00:00:00Z",
+            "--end",
+            "2026-11-08T00:00:00Z",
+            "--predictions",
+            "y_pred",
+            "--labels",
+            "y_true",
+            "--id",
+            id,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let out = pipeline.ok(&strs(&args(&quiet, "b1")), &[]).await;
+    assert!(out.stdout.contains("verdict:  no breach"), "{}", out.all());
+    assert!(
+        out.stdout.contains("metric:   accuracy = 1.0"),
+        "{}",
+        out.all()
+    );
+
+    let out = pipeline.run(&strs(&args(&drifted, "b2")), &[]).await;
+    assert_eq!(out.code, 1, "a breach exits 1: {}", out.all());
+    assert!(out.stdout.contains("DRIFTED"), "{}", out.all());
+    assert!(out.stdout.contains("BREACH:   data drift"), "{}", out.all());
+    assert!(out.stdout.contains("raised:   exception "), "{}", out.all());
+
+    let out = pipeline.ok(&["monitor", "status", "mv1"], &[]).await;
+    assert!(
+        out.stdout
+            .contains("model_version mv1: revalidation_required"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("missing: an approved change_request"),
+        "{}",
+        out.all()
+    );
+
+    // A plan that does not exist: the server's refusal, exit 2, nothing recorded.
+    let mut bad = args(&quiet, "b3");
+    bad[4] = "mp9".into();
+    let out = pipeline.fails(&strs(&bad)).await;
+    assert!(out.stderr.contains("mp9"), "{}", out.all());
+    s.stop().await;
+}
