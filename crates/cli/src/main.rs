@@ -14,6 +14,7 @@ mod serve_command;
 mod session_commands;
 mod user_commands;
 mod verify_command;
+mod workflow_commands;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -120,6 +121,12 @@ enum Command {
     Fairness(fairness_command::FairnessArgs),
     /// Drift monitoring: send production data to be evaluated, show a model version's status.
     Monitor(monitor_command::MonitorArgs),
+    /// Exceptions and deviations: list, show where one stands, take a workflow step.
+    Exception(workflow_commands::WorkflowArgs),
+    /// Corrective and preventive actions: list, show, take a workflow step.
+    Capa(workflow_commands::WorkflowArgs),
+    /// Change requests: list, show, take a workflow step.
+    Change(workflow_commands::WorkflowArgs),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +164,9 @@ fn main() -> ExitCode {
             Command::Dataset(args) => dataset_command::run(args).await,
             Command::Fairness(args) => fairness_command::run(args).await,
             Command::Monitor(args) => monitor_command::run(args).await,
+            Command::Exception(args) => workflow_commands::run("exception", args).await,
+            Command::Capa(args) => workflow_commands::run("capa", args).await,
+            Command::Change(args) => workflow_commands::run("change_request", args).await,
         }
     });
     match result {

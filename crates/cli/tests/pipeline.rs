@@ -1219,6 +1219,67 @@ async fn monitor_upload_sends_a_window_and_exits_1_on_a_breach() {
         out.all()
     );
 
+    // The exception the breach raised, on the command line's board.
+    let out = pipeline
+        .ok(&["exception", "list", "--state", "open"], &[])
+        .await;
+    let exception = out
+        .stdout
+        .split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("no open exception: {}", out.all()))
+        .to_owned();
+    let out = pipeline.ok(&["exception", "show", &exception], &[]).await;
+    assert!(
+        out.stdout.contains(&format!("exception {exception}: open")),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("next: investigating (ready)"),
+        "{}",
+        out.all()
+    );
+    let out = pipeline
+        .ok(
+            &[
+                "exception",
+                "transition",
+                &exception,
+                "--to",
+                "investigating",
+                "--version",
+                "1",
+                "--reason",
+                "QA starts the investigation",
+            ],
+            &[],
+        )
+        .await;
+    assert!(out.stdout.contains("is now investigating"), "{}", out.all());
+    let out = pipeline
+        .fails(&[
+            "exception",
+            "transition",
+            &exception,
+            "--to",
+            "closed",
+            "--version",
+            "1",
+            "--reason",
+            "too early",
+        ])
+        .await;
+    assert!(
+        out.stderr.contains("capa_planned"),
+        "the legal steps are named: {}",
+        out.all()
+    );
+    let out = pipeline
+        .ok(&["change", "list", "--state", "draft"], &[])
+        .await;
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.all());
+
     // A plan that does not exist: the server's refusal, exit 2, nothing recorded.
     let mut bad = args(&quiet, "b3");
     bad[4] = "mp9".into();
