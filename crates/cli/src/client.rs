@@ -428,6 +428,29 @@ impl Client {
         parse_json(&text)
     }
 
+    /// Posts a `multipart/form-data` form of a `record` part (JSON; null fields left out) and
+    /// the file at `path` streamed as the `file` part, as the servers' file routes take them.
+    pub async fn post_record_and_file(
+        &self,
+        segments: &[&str],
+        record: &Value,
+        path: &Path,
+    ) -> anyhow::Result<Value> {
+        let mut record = record.clone();
+        if let Some(fields) = record.as_object_mut() {
+            fields.retain(|_, value| !value.is_null());
+        }
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "record",
+                reqwest::multipart::Part::text(record.to_string())
+                    .mime_str("application/json")
+                    .context("the record part's content type")?,
+            )
+            .part("file", file_part(path).await?);
+        self.post_form(segments, form).await
+    }
+
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         let request = request.header("x-client-id", "modeltrail-cli");
         match &self.credential {

@@ -3,15 +3,14 @@
 //! arguments, the `multipart/form-data` form (a `record` part, the file streamed as the `file`
 //! part) and the summary of the figures and verdicts the server answers with.
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, Subcommand};
-use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::client::{file_part, read_json, Client, ServerArgs};
+use crate::client::{read_json, Client, ServerArgs};
 use crate::record_commands::record_view;
 
 #[derive(Args)]
@@ -79,23 +78,9 @@ async fn assess_file(server: &ServerArgs, args: AssessArgs) -> anyhow::Result<Ex
     if !args.sensitive.is_empty() {
         columns["sensitive"] = json!(args.sensitive);
     }
-    let mut record = json!({"data": data, "columns": columns});
-    if let Some(id) = &args.id {
-        record["id"] = json!(id);
-    }
-    if let Some(reason) = &args.reason {
-        record["reason"] = json!(reason);
-    }
-    let form = Form::new()
-        .part(
-            "record",
-            Part::text(record.to_string())
-                .mime_str("application/json")
-                .context("the record part's content type")?,
-        )
-        .part("file", file_part(&args.file).await?);
+    let record = json!({"id": args.id, "data": data, "columns": columns, "reason": args.reason});
     let answer = client
-        .post_form(&["fairness-assessments", "file"], form)
+        .post_record_and_file(&["fairness-assessments", "file"], &record, &args.file)
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);

@@ -5,15 +5,13 @@
 //! what a breach raised, and exits 1 on a breach so a pipeline can stop. `status` shows a model
 //! version's lifecycle status and its re-validation condition.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
-use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::client::{file_part, Client, ServerArgs};
+use crate::client::{Client, ServerArgs};
 use crate::record_commands::record_view;
 
 #[derive(Args)]
@@ -102,23 +100,9 @@ async fn upload_batch(client: &Client, args: UploadArgs) -> anyhow::Result<ExitC
             columns[key] = json!(column);
         }
     }
-    let mut record = json!({"data": data, "columns": columns});
-    if let Some(id) = &args.id {
-        record["id"] = json!(id);
-    }
-    if let Some(reason) = &args.reason {
-        record["reason"] = json!(reason);
-    }
-    let form = Form::new()
-        .part(
-            "record",
-            Part::text(record.to_string())
-                .mime_str("application/json")
-                .context("the record part's content type")?,
-        )
-        .part("file", file_part(&args.file).await?);
+    let record = json!({"id": args.id, "data": data, "columns": columns, "reason": args.reason});
     let answer = client
-        .post_form(&["monitoring-batches", "file"], form)
+        .post_record_and_file(&["monitoring-batches", "file"], &record, &args.file)
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
