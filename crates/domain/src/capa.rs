@@ -8,22 +8,10 @@
 use serde_json::Value;
 
 use crate::dossier::Doc;
-use crate::gate::{condition, Condition, RELEASING_ROLE};
+use crate::gate::{condition, qa_approval, Condition};
 
 fn qa_approved(doc: &Doc) -> Condition {
-    let missing = match doc.approval_by(RELEASING_ROLE) {
-        Some(_) => Vec::new(),
-        None => vec![format!(
-            "{} version {}: an approved signature by QA (role {RELEASING_ROLE})",
-            doc.label(),
-            doc.version
-        )],
-    };
-    condition(
-        "qa_approved",
-        "QA has approved the current version".into(),
-        missing,
-    )
+    qa_approval(doc, "qa_approved", "QA has approved the current version")
 }
 
 fn recorded(doc: &Doc, fields: &[&str]) -> Condition {

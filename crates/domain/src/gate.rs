@@ -510,17 +510,22 @@ fn revalidated(dossier: &Dossier) -> Condition {
 }
 
 fn released_by_qa(mv: &Doc) -> Condition {
-    let missing = match mv.approval_by(RELEASING_ROLE) {
+    qa_approval(
+        mv,
+        "qa_release_signature",
+        "QA has signed the release (approved, on the current version)",
+    )
+}
+
+/// Met when QA (role [`RELEASING_ROLE`]) has approved the record's current version.
+pub(crate) fn qa_approval(doc: &Doc, code: &'static str, detail: &str) -> Condition {
+    let missing = match doc.approval_by(RELEASING_ROLE) {
         Some(_) => Vec::new(),
         None => vec![format!(
             "{} version {}: an approved signature by QA (role {RELEASING_ROLE})",
-            mv.label(),
-            mv.version
+            doc.label(),
+            doc.version
         )],
     };
-    condition(
-        "qa_release_signature",
-        "QA has signed the release (approved, on the current version)".into(),
-        missing,
-    )
+    condition(code, detail.into(), missing)
 }

@@ -74,10 +74,6 @@ fn plan_name(test: DriftTest) -> &'static str {
     }
 }
 
-fn conflict(code: &'static str, message: String) -> ApiError {
-    ApiError::conflict(code, message)
-}
-
 /// The reference of `plan`: from the cache, or read from the reference dataset's stored files.
 pub async fn reference(state: &Shared, plan: &Plan) -> Result<Arc<Reference>, ApiError> {
     let dataset_id = plan.reference_dataset.clone();
@@ -86,7 +82,7 @@ pub async fn reference(state: &Shared, plan: &Plan) -> Result<Arc<Reference>, Ap
         .record("dataset_version", &dataset_id)
         .cloned()
         .ok_or_else(|| {
-            conflict(
+            ApiError::conflict(
                 "reference_missing",
                 format!("the plan's reference dataset_version `{dataset_id}` does not exist"),
             )
@@ -97,7 +93,7 @@ pub async fn reference(state: &Shared, plan: &Plan) -> Result<Arc<Reference>, Ap
     let content = state.event(head.seq).await?.payload;
     let files = profiled_files(&content);
     if files.is_empty() {
-        return Err(conflict(
+        return Err(ApiError::conflict(
             "reference_not_profiled",
             format!(
                 "the plan's reference dataset_version `{dataset_id}` has no uploaded data: upload \
@@ -169,7 +165,7 @@ fn read_reference(
                 ))
             })?;
         let read = read_columns(&bytes, wanted).map_err(|e| {
-            conflict(
+            ApiError::conflict(
                 "reference_unusable",
                 format!(
                     "the reference dataset_version `{dataset}`, file {}: {e}",
@@ -188,7 +184,7 @@ fn read_reference(
         }
     }
     let unusable = |name: &str, e: modeltrail_stats::drift::DriftError| {
-        conflict(
+        ApiError::conflict(
             "reference_unusable",
             format!("the reference dataset_version `{dataset}`, feature {name}: {e}"),
         )
