@@ -23,6 +23,11 @@ pub const RECORD_UPDATE: &str = "record.update";
 pub const RECORD_VOID: &str = "record.void";
 pub const RECORD_SIGN: &str = "record.sign";
 pub const RECORD_TRANSITION: &str = "record.transition";
+pub const RECORD_SIGNATURE_REQUEST: &str = "record.signature_request";
+pub const CAPA_OVERDUE: &str = "capa.overdue";
+pub const WEBHOOK_SUBSCRIBE: &str = "webhook.subscribe";
+pub const WEBHOOK_UNSUBSCRIBE: &str = "webhook.unsubscribe";
+pub const WEBHOOK_ATTEMPT: &str = "webhook.attempt";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

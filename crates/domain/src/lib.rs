@@ -15,6 +15,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod mlflow;
 pub mod monitoring;
+pub mod notifications;
 pub mod profiled;
 pub mod projection;
 pub mod risk;

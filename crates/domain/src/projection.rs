@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::actions::{self, LockCause, UserKind};
 use crate::dossier::references;
 use crate::mlflow::MlflowState;
+use crate::notifications::Notifications;
 use crate::roles::Role;
 use crate::signature::{Manifestation, Meaning};
 use crate::workflow::machine;
@@ -82,12 +83,38 @@ pub struct RecordState {
     pub workflow: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transitions: Vec<TransitionInfo>,
+    /// Signatures asked of users, on any version.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signature_requests: Vec<SignatureRequestInfo>,
+}
+
+/// A signature someone asked of a user: on which version, with which meaning.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SignatureRequestInfo {
+    pub signer: String,
+    pub meaning: Meaning,
+    pub version: u64,
+    pub seq: u64,
+    pub requested_at: Timestamp,
+    pub requested_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl RecordState {
     /// The latest version.
     pub fn head(&self) -> Option<&VersionInfo> {
         self.versions.last()
+    }
+
+    /// Whether the signature asked for has been given (by that signer, with that meaning, on
+    /// that version).
+    pub fn fulfils(&self, request: &SignatureRequestInfo) -> bool {
+        self.signatures.iter().any(|s| {
+            s.signer == request.signer
+                && s.meaning == request.meaning
+                && s.version == request.version
+        })
     }
 
     pub fn version(&self, version: u64) -> Option<&VersionInfo> {
@@ -130,6 +157,8 @@ pub struct Projection {
     failures: HashMap<String, u32>,
     /// The MLflow tracking and registry state (`mlflow.*` events).
     mlflow: MlflowState,
+    /// Webhook subscriptions, deliveries and overdue reminders.
+    notifications: Notifications,
     size: u64,
 }
 
@@ -141,6 +170,11 @@ impl Projection {
     /// The MLflow view: experiments, runs, logged models, artifacts, the model registry.
     pub fn mlflow(&self) -> &MlflowState {
         &self.mlflow
+    }
+
+    /// Webhook subscriptions and deliveries: the notification outbox.
+    pub fn notifications(&self) -> &Notifications {
+        &self.notifications
     }
 
     /// Events applied so far.
@@ -214,6 +248,9 @@ impl Projection {
         }
         self.size += 1;
         let at = event.timestamp;
+        self.notifications
+            .apply(event)
+            .map_err(|e| err(e.to_string()))?;
         match event.action.as_str() {
             actions::USER_CREATE => {
                 let p: actions::UserCreated = payload(event).map_err(err)?;
@@ -321,6 +358,7 @@ impl Projection {
                     signatures: Vec::new(),
                     workflow: machine(&record.kind).map(|m| m.initial.to_owned()),
                     transitions: Vec::new(),
+                    signature_requests: Vec::new(),
                 });
                 if record.version != state.versions.len() as u64 + 1 {
                     return Err(err(format!(
@@ -398,6 +436,26 @@ impl Projection {
                     timestamp: at,
                     actor: event.actor.clone(),
                     reason: event.reason.clone(),
+                });
+            }
+            actions::RECORD_SIGNATURE_REQUEST => {
+                let p: crate::notifications::SignatureRequested = payload(event).map_err(err)?;
+                let record = event
+                    .record
+                    .as_ref()
+                    .ok_or_else(|| err("a signature request names no record".into()))?;
+                let state = self
+                    .records
+                    .get_mut(&(record.kind.clone(), record.id.clone()))
+                    .ok_or_else(|| err("a signature request of a record not in the log".into()))?;
+                state.signature_requests.push(SignatureRequestInfo {
+                    signer: p.signer,
+                    meaning: p.meaning,
+                    version: record.version,
+                    seq: event.seq,
+                    requested_at: at,
+                    requested_by: event.actor.id.clone(),
+                    comment: p.comment,
                 });
             }
             _ => {}

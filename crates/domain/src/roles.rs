@@ -29,6 +29,8 @@ pub enum Permission {
     Sign,
     ReadLog,
     ReadMetrics,
+    /// Subscribe webhooks to notifications and read their deliveries.
+    ManageNotifications,
 }
 
 /// A role name that is not one of ours.
@@ -68,7 +70,12 @@ impl Role {
         match self {
             Role::Admin => matches!(
                 permission,
-                ManageUsers | ViewSecurity | ReadRecords | ReadLog | ReadMetrics
+                ManageUsers
+                    | ViewSecurity
+                    | ReadRecords
+                    | ReadLog
+                    | ReadMetrics
+                    | ManageNotifications
             ),
             Role::Qa => matches!(permission, ReadRecords | WriteRecords | Sign | ReadLog),
             Role::Developer => matches!(permission, ReadRecords | WriteRecords | Sign),

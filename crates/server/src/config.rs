@@ -27,6 +27,34 @@ pub struct ServerConfig {
     pub metrics_token: Option<String>,
     /// Serve HTTPS (rustls) with this certificate chain and private key, both PEM files.
     pub tls: Option<TlsFiles>,
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhook notifications are delivered and how often overdue CAPA actions are looked for.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Wait after the first failed attempt; each further failure doubles it.
+    pub first_retry: Duration,
+    /// The longest wait between two attempts.
+    pub max_retry: Duration,
+    /// Attempts after which a delivery is given up (recorded as failed).
+    pub max_attempts: u32,
+    /// How long a receiver has to answer.
+    pub timeout: Duration,
+    /// How often CAPA actions are checked against their due dates.
+    pub overdue_check: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> WebhookConfig {
+        WebhookConfig {
+            first_retry: Duration::from_secs(30),
+            max_retry: Duration::from_secs(60 * 60),
+            max_attempts: 12,
+            timeout: Duration::from_secs(10),
+            overdue_check: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// The PEM files of a TLS certificate chain and its private key.
@@ -50,6 +78,7 @@ impl ServerConfig {
             admin_password: None,
             metrics_token: None,
             tls: None,
+            webhooks: WebhookConfig::default(),
         }
     }
 }

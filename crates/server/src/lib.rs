@@ -16,6 +16,7 @@ mod routes;
 mod sessions;
 mod start;
 mod state;
+mod webhooks;
 
-pub use config::{ServerConfig, TlsFiles};
+pub use config::{ServerConfig, TlsFiles, WebhookConfig};
 pub use start::{serve, start, Running, StartError};

@@ -1,15 +1,16 @@
 //! Starting and stopping: open the store and the signing key, rebuild the projection from the
-//! log, start the sequencer, create the first administrator on first start, serve until told to
-//! stop, then let in-flight requests and appends finish.
+//! log, start the sequencer and the webhook delivery task, create the first administrator on
+//! first start, serve until told to stop, then let in-flight requests and appends finish.
 
 use modeltrail_domain::actions::{self, UserKind};
 use modeltrail_domain::identity::{hash_password, random_password};
+use modeltrail_domain::notifications;
 use modeltrail_domain::projection::Projection;
 use modeltrail_domain::roles::Role;
 use modeltrail_domain::schemas::RecordTypes;
 use modeltrail_ledger::event::{Actor, AuthMethod, Event, EventDraft};
 use modeltrail_ledger::leaf_hash;
-use modeltrail_store::keys::{load_or_create_signer, new_origin};
+use modeltrail_store::keys::{load_or_create_signer, load_or_create_webhook_key, new_origin};
 use modeltrail_store::{
     AnyStore, CredentialStore, LogStore, Sequencer, SequencerConfig, SequencerTask,
 };
@@ -47,6 +48,8 @@ pub enum StartError {
     Tls(String),
     #[error("MLflow API: {0}")]
     Mlflow(String),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// A server running in the background (tests, embedding).
@@ -142,6 +145,7 @@ async fn run(
     task: SequencerTask,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let deliveries = tokio::spawn(crate::webhooks::run(state.clone()));
     let app = crate::routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => axum::serve(listener, app)
@@ -163,8 +167,11 @@ async fn run(
                 .map_err(StartError::Serve)?;
         }
     }
-    // The router and with it the last sequencer handle are gone: the sequencer commits what is
-    // queued and stops.
+    // Deliveries not recorded yet are due again at the next start.
+    deliveries.abort();
+    let _ = deliveries.await;
+    // The router, the delivery task and with them the last sequencer handle are gone: the
+    // sequencer commits what is queued and stops.
     task.finished().await?;
     tracing::info!("stopped; everything acknowledged is durable");
     Ok(())
@@ -205,6 +212,9 @@ async fn prepare(
     let observed = projection.clone();
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let counted = metrics.clone();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let waker = wake.clone();
+    let webhook_key = load_or_create_webhook_key(&config.store.data_dir)?;
     let sequencer_config = SequencerConfig {
         observer: Some(Arc::new(
             move |committed: &[modeltrail_store::Committed]| {
@@ -214,6 +224,12 @@ async fn prepare(
                     if let Err(e) = p.apply(&c.event, c.leaf) {
                         tracing::error!(error = %e, "the projection cannot follow the log");
                     }
+                }
+                if committed.iter().any(|c| {
+                    notifications::kind_of(&c.event).is_some()
+                        || c.event.action == actions::WEBHOOK_SUBSCRIBE
+                }) {
+                    waker.notify_one();
                 }
             },
         )),
@@ -234,6 +250,8 @@ async fn prepare(
         workflow_steps: tokio::sync::Mutex::new(()),
         references: Default::default(),
         mlflow: crate::routes::mlflow::MlflowShared::new().map_err(StartError::Mlflow)?,
+        webhooks: crate::webhooks::Webhooks::new(webhook_key, wake)
+            .map_err(|e| StartError::Webhooks(e.to_string()))?,
     });
     let first_password = bootstrap_admin(&state).await?;
     Ok((state, task, first_password))

@@ -33,6 +33,8 @@ pub struct AppState {
     pub references: crate::monitor::ReferenceCache,
     /// The MLflow API's own: its writes one at a time, the HTTP Basic credential cache.
     pub mlflow: crate::routes::mlflow::MlflowShared,
+    /// Webhook secrets, the delivery task's wake-up and its HTTP client.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl AppState {

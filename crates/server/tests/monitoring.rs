@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::receiver::Receiver;
 use common::{file_part, form, record_part, server, Backend, TestServer, BOUNDARY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -143,6 +144,16 @@ async fn status_of(s: &TestServer, token: &str) -> String {
 async fn a_drifted_batch_raises_an_exception_and_a_change_request(backend: Backend) {
     let s = server(backend).await;
     let (dev, qa) = setup(&s).await;
+    let hook = Receiver::start().await;
+    let admin = s.admin().await;
+    let (status, body) = s
+        .post(
+            "/api/v1/webhooks",
+            &admin,
+            json!({"url": hook.url, "events": ["drift_breach", "exception_raised"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (ages, sites) = batch(300, 0.0);
     let body = |id: &str, ages: Vec<Value>, sites: Vec<Value>| {
         json!({"id": id, "data": {"plan": "mp1", "window": window()},
@@ -243,6 +254,19 @@ async fn a_drifted_batch_raises_an_exception_and_a_change_request(backend: Backe
     let exception_id = breach["raised"]["exception"].as_str().expect("exception");
     let request_id = breach["raised"]["change_request"].as_str().expect("change");
     assert_eq!(data["exception"], exception_id);
+    // Subscribers are told of the breach and of the exception it raised.
+    let told = hook.wait_for(2).await;
+    let mut kinds: Vec<Value> = told.iter().map(|r| r.json()["kind"].clone()).collect();
+    kinds.sort_by_key(|k| k.to_string());
+    assert_eq!(kinds, [json!("drift_breach"), json!("exception_raised")]);
+    let breach_told = told
+        .iter()
+        .map(|r| r.json())
+        .find(|b| b["kind"] == "drift_breach")
+        .expect("breach");
+    assert_eq!(breach_told["details"]["exception"], exception_id);
+    assert_eq!(breach_told["details"]["model_version"], "mv1");
+    assert_eq!(breach_told["record"]["id"], "b2");
     let (status, exception) = s
         .get(&format!("/api/v1/records/exception/{exception_id}"), &qa)
         .await;

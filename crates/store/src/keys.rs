@@ -13,6 +13,8 @@ use crate::StoreError;
 pub const SIGNING_KEY_FILE: &str = "signing.key";
 /// File name of the public verifier key inside the data directory.
 pub const VERIFIER_KEY_FILE: &str = "verifier.key";
+/// File name of the key webhook secrets are derived from, inside the data directory.
+pub const WEBHOOK_KEY_FILE: &str = "webhook.key";
 
 fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SIGNING_KEY_FILE)
@@ -67,6 +69,34 @@ pub fn load_signer(data_dir: &Path) -> Result<NoteSigner, StoreError> {
     })
 }
 
+/// Loads the 32-byte key webhook secrets are derived from, creating it (random, mode 0600) on
+/// first use. The key never enters the log or an export bundle; back it up with the signing key.
+pub fn load_or_create_webhook_key(data_dir: &Path) -> Result<[u8; 32], StoreError> {
+    let path = data_dir.join(WEBHOOK_KEY_FILE);
+    if !path.exists() {
+        fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::io(format!("creating {}", data_dir.display()), e))?;
+        let mut key = [0u8; 32];
+        getrandom::getrandom(&mut key)
+            .map_err(|e| StoreError::Config(format!("no system randomness: {e}")))?;
+        write_new_file(&path, hex::encode(key).as_bytes(), true)?;
+        sync_dir(data_dir)?;
+        return Ok(key);
+    }
+    check_private(&path)?;
+    let text = fs::read_to_string(&path)
+        .map_err(|e| StoreError::io(format!("reading {}", path.display()), e))?;
+    let mut key = [0u8; 32];
+    // The error must not echo the key text.
+    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
+        StoreError::Config(format!(
+            "{} is not a webhook key (expected 64 hex digits)",
+            path.display()
+        ))
+    })?;
+    Ok(key)
+}
+
 /// Loads the public verifier key from the data directory (written beside the signing key).
 pub fn load_verifier(data_dir: &Path) -> Result<NoteVerifier, StoreError> {
     let path = data_dir.join(VERIFIER_KEY_FILE);
@@ -89,7 +119,7 @@ fn check_private(path: &Path) -> Result<(), StoreError> {
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(StoreError::Config(format!(
-            "{} has mode {mode:o}; the signing key must be readable by its owner only (chmod 600)",
+            "{} has mode {mode:o}; a key file must be readable by its owner only (chmod 600)",
             path.display()
         )));
     }

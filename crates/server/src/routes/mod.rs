@@ -9,6 +9,7 @@ pub(crate) mod fairness_file;
 pub(crate) mod ledger;
 pub(crate) mod mlflow;
 pub(crate) mod monitoring;
+pub(crate) mod notifications;
 pub(crate) mod records;
 pub(crate) mod release;
 pub(crate) mod users;
@@ -147,6 +148,19 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             monitoring::record_batch_file,
         ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
+        endpoint(M::GET, "/api/v1/webhooks", notifications::list),
+        endpoint(M::POST, "/api/v1/webhooks", notifications::subscribe),
+        endpoint(M::GET, "/api/v1/webhooks/{id}", notifications::read),
+        endpoint(
+            M::POST,
+            "/api/v1/webhooks/{id}/unsubscribe",
+            notifications::unsubscribe,
+        ),
+        endpoint(
+            M::POST,
+            "/api/v1/records/{kind}/{id}/versions/{version}/signature-requests",
+            notifications::request_signature,
+        ),
         endpoint(M::GET, "/api/v1/log/public-key", ledger::public_key),
         endpoint(M::GET, "/api/v1/events", ledger::events),
         endpoint(M::GET, "/api/v1/proofs/inclusion", ledger::inclusion),

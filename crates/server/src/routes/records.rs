@@ -81,7 +81,7 @@ pub(crate) fn find(state: &Shared, kind: &str, id: &str) -> Result<RecordState, 
         .ok_or_else(|| ApiError::not_found(format!("no {kind} record `{id}`")))
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID_LEN
         && id
@@ -151,6 +151,19 @@ pub(crate) async fn present(
                     "action": info.action, "reason": info.reason},
         "signatures": signatures,
     });
+    if !record.signature_requests.is_empty() {
+        let requests: Vec<Value> = record
+            .signature_requests
+            .iter()
+            .map(|r| {
+                let mut v = json!(r);
+                v["applies_to_this_version"] = json!(r.version == version);
+                v["signed"] = json!(record.fulfils(r));
+                v
+            })
+            .collect();
+        answer["signature_requests"] = json!(requests);
+    }
     if let Some(workflow) = &record.workflow {
         answer["workflow_state"] = json!(workflow);
     }

@@ -1,6 +1,8 @@
 //! A real server on a loopback port over a real database, and a small HTTP client for stories.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use modeltrail_server::{start, Running, ServerConfig};
 use modeltrail_store::StoreConfig;
 use reqwest::{Method, StatusCode};
