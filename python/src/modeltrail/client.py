@@ -491,6 +491,7 @@ class Client:
         features: Optional[Sequence[str]] = None,
         model_version: Optional[str] = None,
         prediction_errors: Optional[int] = None,
+        prediction_error_sample: Optional[Sequence[str]] = None,
         id: Optional[str] = None,
         reason: Optional[str] = None,
     ) -> Record:
@@ -500,13 +501,10 @@ class Client:
         computes each feature's drift against the plan's reference, the dataset verdict,
         performance when ``labels`` are given, and anomalies; a breach raises an exception
         and a draft change request in the same transaction (see the answer's ``data`` and the
-        receipt's several events). ``window`` is (start, end), RFC 3339 times."""
-        start, end = window
-        data: Dict[str, Any] = {"plan": plan, "window": {"start": start, "end": end}}
-        if model_version is not None:
-            data["model_version"] = model_version
-        if prediction_errors is not None:
-            data["prediction_errors"] = int(prediction_errors)
+        receipt's several events). ``window`` is (start, end), RFC 3339 times;
+        ``prediction_errors`` the number of errors the serving system reported in it (with up
+        to 20 of them in ``prediction_error_sample``)."""
+        data = _batch_data(plan, window, model_version, prediction_errors, prediction_error_sample)
         body = _body(data, id, reason)
         body["columns"] = to_json_columns(columns, names=features)
         if predictions is not None:
@@ -516,6 +514,42 @@ class Client:
         if labels is not None:
             body["labels"] = to_json_column(labels, nan_as_null=True)
         return self._record_answer(self._post("/api/v1/monitoring-batches", body))
+
+    def upload_monitoring_file(
+        self,
+        plan: str,
+        file: PathLike,
+        *,
+        window: Tuple[str, str],
+        predictions: Optional[str] = None,
+        scores: Optional[str] = None,
+        labels: Optional[str] = None,
+        model_version: Optional[str] = None,
+        prediction_errors: Optional[int] = None,
+        prediction_error_sample: Optional[Sequence[str]] = None,
+        id: Optional[str] = None,
+        reason: Optional[str] = None,
+    ) -> Record:
+        """As :meth:`upload_monitoring_batch`, from a CSV or Parquet file: the plan's features
+        are read from the columns of their names; ``predictions``, ``scores`` and ``labels``
+        name the file's columns holding those. The server keeps the file and records its name,
+        SHA-256 and size in ``data.source``."""
+        data = _batch_data(plan, window, model_version, prediction_errors, prediction_error_sample)
+        record: Dict[str, Any] = _body(data, id, reason)
+        named = {k: v for k, v in (("predictions", predictions), ("scores", scores),
+                                   ("labels", labels)) if v is not None}
+        if named:
+            record["columns"] = named
+        content = Path(file).read_bytes()
+        media = _datasets.upload_content_type(Path(file).name) or "application/octet-stream"
+        answer = self._http.post_multipart(
+            "/api/v1/monitoring-batches/file",
+            [
+                ("record", None, "application/json", _json_bytes(record)),
+                ("file", Path(file).name, media, content),
+            ],
+        )
+        return self._record_answer(answer)
 
     # -- workflows, release, deployment -----------------------------------------------------
 
@@ -811,6 +845,31 @@ class Client:
         record = Record.from_json(answer)
         self._after_write(answer.get("receipt"), what or f"{record.kind} {record.id}")
         return record
+
+
+def _batch_data(
+    plan: str,
+    window: Tuple[str, str],
+    model_version: Optional[str],
+    prediction_errors: Optional[int],
+    sample: Optional[Sequence[str]],
+) -> Dict[str, Any]:
+    start, end = window
+    data: Dict[str, Any] = {"plan": plan, "window": {"start": start, "end": end}}
+    if model_version is not None:
+        data["model_version"] = model_version
+    if prediction_errors is not None:
+        errors: Dict[str, Any] = {"count": int(prediction_errors)}
+        if sample:
+            errors["sample"] = [str(e) for e in sample]
+        data["prediction_errors"] = errors
+    return data
+
+
+def _json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value, allow_nan=False).encode("utf-8")
 
 
 def _body(data: Mapping[str, Any], id: Optional[str], reason: Optional[str]) -> Dict[str, Any]:
