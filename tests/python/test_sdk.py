@@ -88,6 +88,22 @@ def test_login_token_and_wrong_password(server, people, dev):
     assert "mts_not-a-token" not in str(bad_token.value)
 
 
+def test_a_first_login_changes_the_password_before_anything_is_proven(server):
+    status, _ = server.call("POST", "/api/v1/users", server.admin,
+                            {"id": "sdk-new", "name": "New Person", "role": "qa",
+                             "password": "first-sdk-new-Pw-123456"})
+    assert status == 201
+    fresh = Client.login(server.url, "sdk-new", "first-sdk-new-Pw-123456")
+    assert fresh.must_change_password and fresh.pinned_checkpoint is None
+    fresh.change_password("first-sdk-new-Pw-123456", "sdk-new-Correct-Horse-42")
+    assert not fresh.must_change_password
+    # Both receipts were proven after the change; nothing was asked before it was allowed.
+    logins, _ = fresh.events(actor="sdk-new", action="auth.login")
+    assert fresh.pinned_checkpoint.size > logins[0].seq
+    denied, _ = fresh.events(action="access.denied", actor="sdk-new")
+    assert denied == []
+
+
 # -- records ------------------------------------------------------------------------------------
 
 

@@ -105,6 +105,8 @@ class Client:
         self.verify = verify
         self._trust = LogVerifier(public_key=public_key, pin_file=pin_file, server=self.url)
         self._me: Optional[Dict[str, Any]] = None
+        # Receipts to verify once the server allows it (after a required password change).
+        self._pending: List[Any] = []
 
     def __repr__(self) -> str:
         who = self._me.get("user") if self._me else None
@@ -143,7 +145,12 @@ class Client:
             "must_change_password": answer.get("must_change_password", False),
             "password_expired": answer.get("password_expired", False),
         }
-        client._after_write(answer.get("receipt"), "the login")
+        if client.must_change_password:
+            # Nothing but the password change is allowed yet (proofs included): the login's
+            # receipt is verified with the change's.
+            client._pending.append(answer.get("receipt"))
+        else:
+            client._after_write(answer.get("receipt"), "the login")
         return client
 
     @property
@@ -176,6 +183,9 @@ class Client:
         )
         if self._me is not None:
             self._me["must_change_password"] = False
+        pending, self._pending = self._pending, []
+        for receipt in pending:
+            self._after_write(receipt, "the login")
         self._after_write((answer or {}).get("receipt"), "the password change")
 
     def logout(self) -> None:
