@@ -212,8 +212,7 @@ class Client:
             body["kind"] = "service"
         if password is not None:
             body["password"] = password
-        answer = self._post("/api/v1/users", body)
-        return answer
+        return dict(self._post("/api/v1/users", body))
 
     def issue_token(self, user: str, label: str) -> str:
         """Issues an API token for a service account; the token (shown once)."""

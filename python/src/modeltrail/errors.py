@@ -12,7 +12,7 @@ No exception ever holds a password or a token: messages are built from the serve
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
 __all__ = [
     "ModeltrailError",
@@ -151,7 +151,7 @@ def error_from_answer(
     status: int, code: str, message: str, field: Optional[str], details: Optional[Dict[str, Any]]
 ) -> ApiError:
     """The exception class that fits a server's error answer."""
-    cls: type = ApiError
+    cls: Type[ApiError] = ApiError
     if status == 401 or code in ("wrong_password", "account_locked", "invalid_credentials"):
         cls = AuthenticationError
     elif status == 403:
