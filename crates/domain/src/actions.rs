@@ -28,6 +28,7 @@ pub const CAPA_OVERDUE: &str = "capa.overdue";
 pub const WEBHOOK_SUBSCRIBE: &str = "webhook.subscribe";
 pub const WEBHOOK_UNSUBSCRIBE: &str = "webhook.unsubscribe";
 pub const WEBHOOK_ATTEMPT: &str = "webhook.attempt";
+pub const LINEAGE_RUN_EVENT: &str = "lineage.run_event";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod dossier;
 pub mod gate;
 pub mod identity;
 pub mod lifecycle;
+pub mod lineage;
 pub mod mlflow;
 pub mod monitoring;
 pub mod notifications;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actions::{self, LockCause, UserKind};
 use crate::dossier::references;
+use crate::lineage::Lineage;
 use crate::mlflow::MlflowState;
 use crate::notifications::Notifications;
 use crate::roles::Role;
@@ -159,6 +160,8 @@ pub struct Projection {
     mlflow: MlflowState,
     /// Webhook subscriptions, deliveries and overdue reminders.
     notifications: Notifications,
+    /// OpenLineage jobs, runs and datasets, and their links to records.
+    lineage: Lineage,
     size: u64,
 }
 
@@ -175,6 +178,11 @@ impl Projection {
     /// Webhook subscriptions and deliveries: the notification outbox.
     pub fn notifications(&self) -> &Notifications {
         &self.notifications
+    }
+
+    /// OpenLineage jobs, runs and datasets (`lineage.run_event`), linked to records.
+    pub fn lineage(&self) -> &Lineage {
+        &self.lineage
     }
 
     /// Events applied so far.
@@ -344,6 +352,10 @@ impl Projection {
                 });
             }
             a if a.starts_with("mlflow.") => self.mlflow.apply(event).map_err(err)?,
+            actions::LINEAGE_RUN_EVENT => self
+                .lineage
+                .apply_run_event(event)
+                .map_err(|e| err(e.to_string()))?,
             actions::RECORD_CREATE | actions::RECORD_UPDATE | actions::RECORD_VOID => {
                 let record = event
                     .record
@@ -368,6 +380,11 @@ impl Projection {
                     )));
                 }
                 state.voided = event.action == actions::RECORD_VOID;
+                let content = match state.voided {
+                    true => &serde_json::Value::Null,
+                    false => &event.payload,
+                };
+                self.lineage.apply_record(&record.kind, &record.id, content);
                 if event.action != actions::RECORD_VOID {
                     for (kind, id) in references(&event.payload) {
                         self.referrers

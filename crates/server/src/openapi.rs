@@ -23,8 +23,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
-    self, assessments, auth, datasets, fairness_file, ledger, monitoring, notifications, records,
-    release, users, validation, workflow,
+    self, assessments, auth, datasets, fairness_file, ledger, lineage, monitoring, notifications,
+    records, release, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -89,6 +89,10 @@ pub const BASIC: &str = "basic";
         assessments::explanation,
         monitoring::record_batch,
         monitoring::record_batch_file,
+        lineage::record,
+        lineage::run,
+        lineage::dataset,
+        lineage::jobs,
         notifications::subscribe,
         notifications::list,
         notifications::read,
@@ -109,6 +113,7 @@ pub const BASIC: &str = "basic";
         (name = "records", description = "Versioned records, their history and electronic signatures."),
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
+        (name = "lineage", description = "OpenLineage RunEvents (spec 2-0-2) from pipelines, logged by the caller, and the jobs, runs and datasets they add up to, linked to training runs and dataset versions."),
         (name = "notifications", description = "Webhook subscriptions to notifications (drift breaches, exceptions raised, overdue CAPA actions, security alerts, signature requests), HMAC-signed, delivered at least once with exponential backoff from an outbox kept in the log, every attempt visible."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),
         (name = "mlflow", description = "MLflow's tracking and model-registry REST API (also under `/ajax-api/2.0/mlflow/`) and its artifact proxy, for the unmodified `mlflow` client: request and answer bodies are MLflow's (see MLflow's `service.proto` and `model_registry.proto`), GET parameters are in the query string, errors are `{\"error_code\", \"message\"}`. Every change is logged as `mlflow.*` events by the authenticated caller; `Authorization` is Bearer (a session or API token) or Basic (user id and password, checked as the login checks them)."),

@@ -7,6 +7,7 @@ pub(crate) mod computed;
 pub(crate) mod datasets;
 pub(crate) mod fairness_file;
 pub(crate) mod ledger;
+pub(crate) mod lineage;
 pub(crate) mod mlflow;
 pub(crate) mod monitoring;
 pub(crate) mod notifications;
@@ -148,6 +149,10 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             monitoring::record_batch_file,
         ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
+        endpoint(M::POST, "/api/v1/lineage", lineage::record),
+        endpoint(M::GET, "/api/v1/lineage/runs/{run_id}", lineage::run),
+        endpoint(M::GET, "/api/v1/lineage/datasets", lineage::dataset),
+        endpoint(M::GET, "/api/v1/lineage/jobs", lineage::jobs),
         endpoint(M::GET, "/api/v1/webhooks", notifications::list),
         endpoint(M::POST, "/api/v1/webhooks", notifications::subscribe),
         endpoint(M::GET, "/api/v1/webhooks/{id}", notifications::read),

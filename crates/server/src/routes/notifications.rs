@@ -48,6 +48,7 @@ pub struct NewSubscription {
 /// answers 2xx; every attempt is a `webhook.attempt` event.
 #[utoipa::path(
     post,
+    operation_id = "subscribe_webhook",
     path = "/api/v1/webhooks",
     tag = "notifications",
     security(("bearer" = [])),
@@ -141,6 +142,7 @@ fn check_url(text: &str) -> Result<String, ApiError> {
 /// Webhook subscriptions
 #[utoipa::path(
     get,
+    operation_id = "list_webhooks",
     path = "/api/v1/webhooks",
     tag = "notifications",
     security(("bearer" = [])),
@@ -181,6 +183,7 @@ pub async fn list(State(state): State<Shared>, who: Principal) -> Result<Json<Va
 /// One webhook subscription and every delivery attempt
 #[utoipa::path(
     get,
+    operation_id = "read_webhook",
     path = "/api/v1/webhooks/{id}",
     tag = "notifications",
     security(("bearer" = [])),
@@ -219,6 +222,7 @@ pub struct Reason {
 /// End a webhook subscription
 #[utoipa::path(
     post,
+    operation_id = "unsubscribe_webhook",
     path = "/api/v1/webhooks/{id}/unsubscribe",
     tag = "notifications",
     security(("bearer" = [])),
@@ -283,6 +287,7 @@ pub struct NewSignatureRequest {
 /// and notifies the `signature_requested` subscribers. The version must be the record's latest.
 #[utoipa::path(
     post,
+    operation_id = "request_signature",
     path = "/api/v1/records/{kind}/{id}/versions/{version}/signature-requests",
     tag = "records",
     security(("bearer" = [])),
