@@ -119,7 +119,8 @@ enum Command {
     Dataset(dataset_command::DatasetArgs),
     /// Fairness assessments the server computes from a data file.
     Fairness(fairness_command::FairnessArgs),
-    /// Drift monitoring: send production data to be evaluated, show a model version's status.
+    /// Drift monitoring: record or show a monitoring plan, send production data to be
+    /// evaluated, show a model version's status.
     Monitor(monitor_command::MonitorArgs),
     /// Exceptions and deviations: list, show where one stands, take a workflow step.
     Exception(workflow_commands::WorkflowArgs),

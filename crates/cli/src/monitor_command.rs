@@ -2,8 +2,10 @@
 //! `upload` streams a CSV or Parquet file of inputs (with predictions and labels when known) to
 //! the server, which evaluates it under the model version's approved monitoring plan; the
 //! command prints each feature's drift test, the performance figures, the breached anomalies and
-//! what a breach raised, and exits 1 on a breach so a pipeline can stop. `status` shows a model
-//! version's lifecycle status and its re-validation condition.
+//! what a breach raised, and exits 1 on a breach so a pipeline can stop. `plan` records a
+//! monitoring plan from a JSON file (a new version when it exists) or shows one: what it
+//! watches, its limits, and whether QA has approved the version in force. `status` shows a
+//! model version's lifecycle status and its re-validation condition.
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -11,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::client::{Client, ServerArgs};
+use crate::client::{read_json, ApiFailure, Client, ServerArgs};
 use crate::record_commands::record_view;
 
 #[derive(Args)]
@@ -24,6 +26,22 @@ pub struct MonitorArgs {
 
 #[derive(Subcommand)]
 enum MonitorCommand {
+    /// Record a monitoring plan from a JSON file (its `data`), or a new version of it when the
+    /// id exists; without FILE, show the plan. Batches are evaluated only under a version QA
+    /// has approved (`modeltrail sign monitoring_plan ID VERSION --meaning approved`).
+    Plan {
+        /// The plan's record id.
+        #[arg(long)]
+        id: String,
+        /// The plan as JSON (`-` for standard input); omit it to show the plan.
+        file: Option<String>,
+        /// Why it is recorded or changed.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Print the server's JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send a window of production data (CSV or Parquet) to be evaluated under a monitoring
     /// plan (POST /api/v1/monitoring-batches/file). The plan's features are read from the
     /// columns of their names. Exit 0 without a breach, 1 on a breach, 2 when refused.
@@ -78,10 +96,163 @@ pub async fn run(args: MonitorArgs) -> anyhow::Result<ExitCode> {
     let client = Client::signed_in(&args.server)?;
     match args.command {
         MonitorCommand::Upload(upload) => upload_batch(&client, *upload).await,
+        MonitorCommand::Plan {
+            id,
+            file,
+            reason,
+            json,
+        } => plan(&client, &id, file.as_deref(), reason, json).await,
         MonitorCommand::Status {
             model_version,
             json,
         } => status(&client, &model_version, json).await,
+    }
+}
+
+async fn plan(
+    client: &Client,
+    id: &str,
+    file: Option<&str>,
+    reason: Option<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let answer = match file {
+        None => client.get(&["records", PLAN, id], &[]).await?,
+        Some(file) => {
+            let mut body = json!({ "data": read_json(file)? });
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            match client.get(&["records", PLAN, id], &[]).await {
+                Ok(current) => {
+                    if body.get("reason").is_none() {
+                        anyhow::bail!(
+                            "monitoring plan `{id}` exists: a new version needs --reason saying why it changes"
+                        );
+                    }
+                    body["version"] = current["latest_version"].clone();
+                    client.put(&["records", PLAN, id], &body).await?
+                }
+                Err(e) if is_not_found(&e) => {
+                    body["id"] = json!(id);
+                    client.post(&["records", PLAN], Some(&body)).await?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{}", plan_view(&answer));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const PLAN: &str = "monitoring_plan";
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiFailure>()
+        .is_some_and(|f| f.code == "not_found")
+}
+
+/// What a plan watches and allows, and whether the version shown is approved.
+fn plan_view(answer: &Value) -> String {
+    let data = &answer["data"];
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "monitoring plan {} version {} (latest {})",
+        text(&answer["id"]),
+        answer["version"],
+        answer["latest_version"]
+    );
+    let approval = answer["signatures"].as_array().and_then(|s| {
+        s.iter()
+            .find(|s| s["meaning"] == "approved" && s["applies_to_this_version"] == json!(true))
+    });
+    match approval {
+        Some(s) => {
+            let _ = writeln!(out, "approved: {}", text(&s["manifestation"]));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "approved: NO: batches are refused until QA approves this version"
+            );
+        }
+    }
+    let _ = writeln!(out, "model version:     {}", text(&data["model_version"]));
+    let _ = writeln!(
+        out,
+        "reference dataset: {}",
+        text(&data["reference_dataset"])
+    );
+    let drift = &data["drift"];
+    let _ = writeln!(
+        out,
+        "drift:             test {}, threshold {}, drift share {}, breach on {}",
+        drift["test"]
+            .as_str()
+            .unwrap_or("Evidently's default per feature"),
+        match &drift["threshold"] {
+            Value::Null => "the test's default".to_owned(),
+            v => v.to_string(),
+        },
+        match &drift["drift_share"] {
+            Value::Null => "0.5".to_owned(),
+            v => v.to_string(),
+        },
+        drift["breach_on"].as_str().unwrap_or("dataset_drift"),
+    );
+    for feature in data["features"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  feature {:<20} {:<12} test {:<16} threshold {}",
+            text(&feature["name"]),
+            text(&feature["type"]),
+            feature["test"].as_str().unwrap_or("(plan default)"),
+            match &feature["threshold"] {
+                Value::Null => "(default)".to_owned(),
+                v => v.to_string(),
+            }
+        );
+    }
+    for metric in data["performance_metrics"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  metric  {} {} {}",
+            text(&metric["metric"]),
+            text(&metric["op"]),
+            metric["threshold"]
+        );
+    }
+    let anomalies = &data["anomalies"];
+    let _ = writeln!(
+        out,
+        "anomalies:         missing <= {}, unseen categories <= {}, out of range <= {}, prediction errors per row <= {}",
+        or_default(&anomalies["max_missing_share"], "0.1"),
+        or_default(&anomalies["max_unseen_category_share"], "0.01"),
+        or_default(&anomalies["max_out_of_range_share"], "0.01"),
+        or_default(&anomalies["max_prediction_error_rate"], "0.01"),
+    );
+    if let Some(rows) = data["minimum_batch_rows"].as_u64() {
+        let _ = writeln!(out, "minimum batch:     {rows} rows");
+    }
+    let _ = writeln!(
+        out,
+        "on a breach:       {} exception; {}",
+        data["breach_severity"].as_str().unwrap_or("major"),
+        text(&data["action_plan"])
+    );
+    out
+}
+
+fn or_default(value: &Value, default: &str) -> String {
+    match value {
+        Value::Null => default.to_owned(),
+        v => v.to_string(),
     }
 }
 

@@ -1110,15 +1110,6 @@ async fn monitor_upload_sends_a_window_and_exits_1_on_a_breach() {
             "manifest": [{"path": "reference.csv", "sha256": sha256_hex(&csv),
                           "size_bytes": csv.len()}]}),
         ),
-        (
-            "monitoring_plan",
-            "mp1",
-            json!({"model_version": "mv1", "reference_dataset": "ref",
-            "features": [{"name": "age", "type": "numerical"},
-                         {"name": "site", "type": "categorical"}],
-            "performance_metrics": [{"metric": "accuracy", "op": ">=", "threshold": 0.8}],
-            "action_plan": "QA investigates."}),
-        ),
     ] {
         api(
             &http,
@@ -1143,16 +1134,64 @@ async fn monitor_upload_sends_a_window_and_exits_1_on_a_breach() {
         "{}",
         response.text().await.unwrap()
     );
+    // The plan from a file; a second run records version 2; QA approves it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = json!({"model_version": "mv1", "reference_dataset": "ref",
+        "features": [{"name": "age", "type": "numerical"},
+                     {"name": "site", "type": "categorical"}],
+        "action_plan": "QA investigates."});
+    let plan_file = dir.path().join("plan.json");
+    write(&plan_file, plan.to_string().as_bytes());
+    let plan_args = [
+        "monitor",
+        "plan",
+        "--id",
+        "mp1",
+        plan_file.to_str().unwrap(),
+    ];
+    let out = pipeline.ok(&plan_args, &[]).await;
+    assert!(
+        out.stdout.contains("monitoring plan mp1 version 1"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("approved: NO"), "{}", out.all());
+    plan["performance_metrics"] = json!([{"metric": "accuracy", "op": ">=", "threshold": 0.8}]);
+    write(&plan_file, plan.to_string().as_bytes());
+    let out = pipeline.fails(&plan_args).await;
+    assert!(out.stderr.contains("needs --reason"), "{}", out.all());
+    let mut with_reason = plan_args.to_vec();
+    with_reason.extend(["--reason", "accuracy is watched too"]);
+    let out = pipeline.ok(&with_reason, &[]).await;
+    assert!(
+        out.stdout.contains("monitoring plan mp1 version 2"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("metric  accuracy >= 0.8"),
+        "{}",
+        out.all()
+    );
     api(
         &http,
         &base,
         Some(&qa),
-        "/api/v1/records/monitoring_plan/mp1/versions/1/signatures",
+        "/api/v1/records/monitoring_plan/mp1/versions/2/signatures",
         json!({"meaning": "approved", "username": "qa", "password": "qa-second-password"}),
     )
     .await;
+    let out = pipeline.ok(&["monitor", "plan", "--id", "mp1"], &[]).await;
+    assert!(out.stdout.contains("approved: "), "{}", out.all());
+    assert!(!out.stdout.contains("approved: NO"), "{}", out.all());
+    assert!(out.stdout.contains("feature site"), "{}", out.all());
+    let out = pipeline.fails(&["monitor", "plan", "--id", "nope"]).await;
+    assert!(
+        out.stderr.contains("no monitoring_plan record `nope`"),
+        "{}",
+        out.all()
+    );
 
-    let dir = tempfile::tempdir().unwrap();
     let window = |shift: u64, name: &str| {
         let mut text = String::from("request,age,site,y_pred,y_true\n");
         for i in 0..200u64 {
