@@ -10,6 +10,7 @@ pub mod computed;
 pub mod criteria;
 pub mod diff;
 pub mod dossier;
+pub mod feedback;
 pub mod gate;
 pub mod identity;
 pub mod lifecycle;

@@ -23,8 +23,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
-    self, assessments, auth, datasets, fairness_file, ledger, lineage, monitoring, notifications,
-    records, release, users, validation, workflow,
+    self, assessments, auth, datasets, fairness_file, feedback, ledger, lineage, monitoring,
+    notifications, records, release, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -89,6 +89,7 @@ pub const BASIC: &str = "basic";
         assessments::explanation,
         monitoring::record_batch,
         monitoring::record_batch_file,
+        feedback::escalate,
         lineage::record,
         lineage::run,
         lineage::dataset,

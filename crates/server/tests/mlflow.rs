@@ -87,6 +87,15 @@ async fn basic_credentials_are_a_login(backend: Backend) {
     let (status, body) = mlflow(&s, Method::GET, &get, Auth::Nothing, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error_code"], "UNAUTHENTICATED", "{body}");
+    // MLflow 3's capability check, read before artifact transfers.
+    let info = "/api/3.0/mlflow/server-info";
+    let (status, body) = mlflow(&s, Method::GET, info, Auth::Basic("dev", &password), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["artifact_serving_enabled"], true);
+    assert_eq!(body["multipart_uploads_enabled"], false);
+    let (status, body) = mlflow(&s, Method::GET, info, Auth::Nothing, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_code"], "UNAUTHENTICATED", "{body}");
     let (status, _) = s
         .call(Method::GET, &get, Some("mts_not-a-session"), None)
         .await;

@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod computed;
 pub(crate) mod datasets;
 pub(crate) mod fairness_file;
+pub(crate) mod feedback;
 pub(crate) mod ledger;
 pub(crate) mod lineage;
 pub(crate) mod mlflow;
@@ -149,6 +150,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             monitoring::record_batch_file,
         ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
+        endpoint(
+            M::POST,
+            "/api/v1/feedback/{id}/escalate",
+            feedback::escalate,
+        ),
         endpoint(M::POST, "/api/v1/lineage", lineage::record),
         endpoint(M::GET, "/api/v1/lineage/runs/{run_id}", lineage::run),
         endpoint(M::GET, "/api/v1/lineage/datasets", lineage::dataset),

@@ -117,6 +117,21 @@ pub struct ById {
     experiment_id: Option<String>,
 }
 
+/// MLflow 3's capability answer, which the client reads before artifact transfers: artifacts
+/// are served by this proxy, one request each (no multipart, no presigned URLs), no workspaces.
+pub async fn server_info(State(state): State<Shared>, who: Caller) -> Answer {
+    who.reader(&state).await?;
+    Ok(Json(json!({
+        "store_type": null,
+        "artifact_serving_enabled": true,
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "artifacts_presigned_only": false,
+    })))
+}
+
 pub async fn get(
     State(state): State<Shared>,
     who: Caller,

@@ -38,7 +38,9 @@ pub const ARTIFACTS: &str = "/api/2.0/mlflow-artifacts/artifacts";
 
 /// Whether a path belongs to the MLflow API (its errors take MLflow's shape).
 pub fn is_mlflow_path(path: &str) -> bool {
-    path.starts_with("/api/2.0/") || path.starts_with("/ajax-api/2.0/")
+    ["/api/2.0/", "/ajax-api/2.0/", "/api/3.0/", "/ajax-api/3.0/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// What the MLflow API keeps beside the projection.
@@ -608,6 +610,18 @@ pub(crate) fn table() -> (Vec<Endpoint>, Vec<Doc>) {
             path,
             summary,
             write,
+        });
+    }
+    for path in [
+        "/api/3.0/mlflow/server-info",
+        "/ajax-api/3.0/mlflow/server-info",
+    ] {
+        e.push(endpoint(M::GET, path, experiments::server_info));
+        d.push(Doc {
+            method: M::GET,
+            path,
+            summary: "What the server supports (artifact serving, no multipart or presigned transfers, no workspaces)",
+            write: false,
         });
     }
     (e, d)
