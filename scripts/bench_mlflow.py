@@ -229,7 +229,7 @@ def workload(client, args, artifact: Path, prefix: str):
 
 
 def drive(name: str, url: str, args, counter: ClientCounter, artifact: Path,
-          server_pid: int, server_calls):
+          server_pid: int, server_calls, snapshot=lambda: None):
     """Warm up, sample, run the workload, sample again."""
     from mlflow import MlflowClient
 
@@ -239,6 +239,7 @@ def drive(name: str, url: str, args, counter: ClientCounter, artifact: Path,
         one_run(client, warm, f"warm-{i}", args, artifact)
     client.search_experiments(max_results=1)
     time.sleep(0.5)  # let the warm-up's last writes settle before sampling
+    before = snapshot()
     calls_before = server_calls()
     cpu_before, per_before = tree_cpu(server_pid)
     counter.reset()
@@ -249,6 +250,7 @@ def drive(name: str, url: str, args, counter: ClientCounter, artifact: Path,
     client_calls = counter.count
     calls = server_calls() - calls_before
     return {
+        "before": before,
         "refused": counter.take_refused(),
         "calls": calls,
         "client_calls": client_calls,
@@ -299,11 +301,13 @@ def bench_modeltrail(args, tmp: Path, counter: ClientCounter, artifact: Path):
             return text
 
         def served():
-            # Every request counted by the server, but its own /metrics scrapes.
+            # Every request counted by the server, but the bench's own reads of /metrics and
+            # the checkpoint.
             n = 0
             for line in metrics().splitlines():
                 if line.startswith("modeltrail_http_requests_total{") and \
-                        'route="/metrics"' not in line:
+                        'route="/metrics"' not in line and \
+                        'route="/api/v1/checkpoint"' not in line:
                     n += int(line.rsplit(" ", 1)[1])
             return n
 
@@ -319,11 +323,21 @@ def bench_modeltrail(args, tmp: Path, counter: ClientCounter, artifact: Path):
             assert status == 200, text
             return int(text.splitlines()[1])
 
-        size_before, appended_before = tree_size(), appended()
-        result = drive("modeltrail", url, args, counter, artifact, process.pid, served)
+        result = drive("modeltrail", url, args, counter, artifact, process.pid, served,
+                       lambda: (tree_size(), appended()))
+        result["tree_size_before"], appended_before = result["before"]
         result["events_appended"] = appended() - appended_before
-        result["tree_size_before"] = size_before
         result["tree_size"] = tree_size()
+        # The events of the measured workload, by action (read after it, outside the window).
+        actions, at = {}, result["tree_size_before"]
+        while at is not None and at < result["tree_size"]:
+            status, page = http("GET", f"{url}/api/v1/events?from={at}&limit=1000", admin)
+            assert status == 200, page
+            for event in page["events"]:
+                if event.get("seq", at) < result["tree_size"]:
+                    actions[event["action"]] = actions.get(event["action"], 0) + 1
+            at = page["next"]
+        result["actions"] = dict(sorted(actions.items()))
     finally:
         os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
         stop(process)
@@ -442,7 +456,8 @@ def main():
     print()
     print(f"workload: {args.runs} runs x ({args.params} log_param, {args.metrics} log_metric, "
           f"1 log_batch of {args.metrics} metrics, {args.tags} set_tag, 1 log_artifact, end), "
-          f"get_run + get_metric_history per run, 2 search_runs, {args.register} model versions")
+          f"get_run + get_metric_history per run, 2 search_runs, "
+          f"{min(args.register, args.runs)} model versions")
     print(f"{'server':<12}{'calls':>8}{'wall s':>10}{'calls/s':>10}{'CPU s':>10}"
           f"{'CPU ms/call':>13}")
     for name, r in results.items():
@@ -467,9 +482,13 @@ def main():
               f"CPU total {ml['cpu_s']:.2f} s / {mt['cpu_s']:.2f} s")
     if mt:
         print(f"modeltrail ledger: {mt['events_appended']} events appended for {mt['calls']} "
-              f"calls; tree size {mt['tree_size']} (before the workload {mt['tree_size_before']}); "
+              f"calls; tree size {mt['tree_size']} ({mt['tree_size_before']} before the workload); "
               f"verify: {mt['verify'].splitlines()[0] if mt['verify'] else '?'} "
               f"(exit {mt['verify_exit']})")
+    if mt:
+        reads = sum(n for k, n in mt["by_path"].items() if k.startswith("GET "))
+        print(f"  {mt['calls'] - reads} write calls, {reads} reads (GET); events by action: "
+              f"{json.dumps(mt['actions'])}")
     if "mlflow" in results:
         ml = results["mlflow"]
         print(f"mlflow database after stop: {ml['runs_in_db']} runs, {ml['metrics_in_db']} "
