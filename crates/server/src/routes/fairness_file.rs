@@ -8,7 +8,8 @@
 //!
 //! This module owns: reading the two parts (each at most once, no other part), the mapping of
 //! the file reader's errors onto 4xx answers that name the part or column at fault, and the
-//! route's documentation. Nothing is written until every check has passed.
+//! route's documentation. The file is spooled to a blob draft as it arrives and read mapped;
+//! it is stored (and the record appended) only when every check has passed.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -27,6 +28,7 @@ use crate::json::parse;
 use crate::routes::assessments::{positive_label, record_figures, sensitive_attributes};
 use crate::routes::computed::{create, fresh_id, model_version_exists, validate_client_data};
 use crate::state::Shared;
+use modeltrail_store::blobs::{BlobDraft, BlobStore};
 
 /// The file route; it takes the larger upload body limit.
 pub const FILE_PATH: &str = "/api/v1/fairness-assessments/file";
@@ -109,7 +111,7 @@ pub async fn fairness_file(
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(&state, Permission::WriteRecords).await?;
-    let upload = read_parts(request).await?;
+    let upload = read_parts(request, &state.blobs).await?;
     let record: FairnessFileRecord = parse(&upload.record)?;
     let mut data = record.data;
     validate_client_data(&state, "fairness_assessment", &mut data)?;
@@ -121,22 +123,24 @@ pub async fn fairness_file(
     let mapping = columns.clone();
     let file = upload.file;
     let (report, inputs, file) = tokio::task::spawn_blocking(move || {
-        assess_file(&file, &columns, &positive).map(|(report, inputs)| (report, inputs, file))
+        let assessed = {
+            let bytes = file.map().map_err(ApiError::internal)?;
+            assess_file(&bytes, &columns, &positive).map_err(file_error)?
+        };
+        Ok::<_, ApiError>((assessed.0, assessed.1, file))
     })
     .await
-    .map_err(ApiError::internal)?
-    .map_err(file_error)?;
+    .map_err(ApiError::internal)??;
     record_figures(&mut data, &report)?;
 
     // Every check passed: keep the file and the report, then append.
     let blobs = state.blobs.clone();
     // Serialised as the JSON upload serialises it, so the same report has the same digest.
     let report_json = serde_json::to_vec(&json!(report)).map_err(ApiError::internal)?;
-    let size = file.len();
-    let (file_digest, report_digest) = tokio::task::spawn_blocking(move || {
-        let file = blobs.put(&file).map_err(ApiError::internal)?;
+    let (file_digest, size, report_digest) = tokio::task::spawn_blocking(move || {
+        let (file, size) = file.finish().map_err(ApiError::internal)?;
         let report = blobs.put(&report_json).map_err(ApiError::internal)?;
-        Ok::<_, ApiError>((file, report))
+        Ok::<_, ApiError>((file, size, report))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -169,15 +173,17 @@ pub async fn fairness_file(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// The two parts of the form.
+/// The two parts of the form: the record in memory, the file as it arrived in a blob draft
+/// (on disk, hashed; stored only when the draft is finished).
 pub(crate) struct Upload {
     pub record: Bytes,
-    pub file: Bytes,
+    pub file: BlobDraft,
     pub name: String,
 }
 
-/// Reads a form of exactly one `record` part (JSON) and one `file` part (CSV or Parquet).
-pub(crate) async fn read_parts(request: Request) -> Result<Upload, ApiError> {
+/// Reads a form of exactly one `record` part (JSON) and one `file` part (CSV or Parquet); the
+/// file is written to a blob draft chunk by chunk as it arrives, never held whole in memory.
+pub(crate) async fn read_parts(request: Request, blobs: &BlobStore) -> Result<Upload, ApiError> {
     let mut form = Multipart::from_request(request, &()).await.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -190,7 +196,7 @@ pub(crate) async fn read_parts(request: Request) -> Result<Upload, ApiError> {
         )
     })?;
     let mut record = None;
-    let mut file: Option<(Bytes, String)> = None;
+    let mut file: Option<(BlobDraft, String)> = None;
     while let Some(part) = form.next_field().await.map_err(multipart_error)? {
         let name = part.name().unwrap_or_default().to_owned();
         if name != "record" && name != "file" {
@@ -203,7 +209,6 @@ pub(crate) async fn read_parts(request: Request) -> Result<Upload, ApiError> {
             ));
         }
         let file_name = part.file_name().map(str::to_owned);
-        let bytes = part.bytes().await.map_err(multipart_error)?;
         let given_twice = || {
             ApiError::invalid(
                 name.clone(),
@@ -211,8 +216,18 @@ pub(crate) async fn read_parts(request: Request) -> Result<Upload, ApiError> {
             )
         };
         match name.as_str() {
-            "record" if record.is_none() => record = Some(bytes),
-            "file" if file.is_none() => file = Some((bytes, file_name_of(file_name)?)),
+            "record" if record.is_none() => {
+                record = Some(part.bytes().await.map_err(multipart_error)?)
+            }
+            "file" if file.is_none() => {
+                let name = file_name_of(file_name)?;
+                let mut draft = blobs.draft().map_err(ApiError::internal)?;
+                let mut part = part;
+                while let Some(chunk) = part.chunk().await.map_err(multipart_error)? {
+                    draft.write(&chunk).map_err(ApiError::internal)?;
+                }
+                file = Some((draft, name));
+            }
             _ => return Err(given_twice()),
         }
     }

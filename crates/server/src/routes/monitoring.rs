@@ -32,6 +32,7 @@ use crate::routes::assessments::store_blobs;
 use crate::routes::computed::{fresh_id, validate_client_data};
 use crate::routes::fairness_file::read_parts;
 use crate::state::{Receipt, Shared};
+use modeltrail_store::blobs::BlobDraft;
 
 const KIND: &str = "monitoring_batch";
 
@@ -210,7 +211,7 @@ pub async fn record_batch_file(
     request: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(&state, Permission::WriteRecords).await?;
-    let upload = read_parts(request).await?;
+    let upload = read_parts(request, &state.blobs).await?;
     let record: BatchFileRecord = parse(&upload.record)?;
     let mut data = record.data;
     validate_client_data(&state, KIND, &mut data)?;
@@ -235,11 +236,12 @@ pub async fn record_batch_file(
         .pointer("/prediction_errors/count")
         .and_then(Value::as_u64)
         .unwrap_or(0);
-    let blobs = state.blobs.clone();
-    let (table, digest, size) = tokio::task::spawn_blocking(move || {
-        let table = read_columns(&file, &wanted).map_err(columns_error)?;
-        let digest = blobs.put(&file).map_err(ApiError::internal)?;
-        Ok::<_, ApiError>((table, digest, file.len()))
+    let (table, file) = tokio::task::spawn_blocking(move || {
+        let table = {
+            let bytes = file.map().map_err(ApiError::internal)?;
+            read_columns(&bytes, &wanted).map_err(columns_error)?
+        };
+        Ok::<_, ApiError>((table, file))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -278,7 +280,7 @@ pub async fn record_batch_file(
         Format::Parquet => "parquet",
         _ => "csv",
     };
-    let source = json!({"name": upload.name, "sha256": digest, "bytes": size, "format": format});
+    let source = json!({"name": upload.name, "bytes": file.size(), "format": format});
     let answer = evaluate_and_record(
         &state,
         &who,
@@ -290,7 +292,7 @@ pub async fn record_batch_file(
             columns: batch,
             reason: record.reason,
         },
-        Inputs::File { digest, source },
+        Inputs::File { file, source },
     )
     .await?;
     Ok((StatusCode::CREATED, Json(answer)))
@@ -317,11 +319,11 @@ struct Batch {
     reason: Option<String>,
 }
 
-/// What the batch's inputs were: JSON arrays (kept as a JSON blob), or a file already kept as
-/// a blob (its digest, and the `source` to record).
+/// What the batch's inputs were: JSON arrays (kept as a JSON blob), or a file spooled to a blob
+/// draft (stored once the batch is evaluated) and the `source` to record.
 enum Inputs {
     Json(Value),
-    File { digest: String, source: Value },
+    File { file: BlobDraft, source: Value },
 }
 
 /// Evaluates a batch under its plan and appends it, with what a breach raises, in one
@@ -344,7 +346,13 @@ async fn evaluate_and_record(
     let evaluation = evaluate(&plan, &reference, &batch)?;
     let (inputs_digest, report_digest) = match inputs {
         Inputs::Json(inputs) => store_blobs(state, &inputs, &evaluation.report).await?,
-        Inputs::File { digest, source } => {
+        Inputs::File { file, mut source } => {
+            // Stored only now that the batch has been evaluated: a refused batch leaves no blob.
+            let (digest, _) = tokio::task::spawn_blocking(move || file.finish())
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            source["sha256"] = json!(digest);
             data["source"] = source;
             let (report, _) = store_blobs(state, &evaluation.report, &Value::Null).await?;
             (digest, report)
