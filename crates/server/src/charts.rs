@@ -25,6 +25,7 @@ const MAX_X_LABELS: usize = 12;
 /// Characters of a name shown on the x axis or in the title (the whole name is in `<title>`).
 const AXIS_LABEL_CHARS: usize = 18;
 const TITLE_CHARS: usize = 64;
+const SUBTITLE_CHARS: usize = 100;
 
 const REFERENCE_FILL: &str = "#8da0cb";
 const CURRENT_FILL: &str = "#fc8d62";
@@ -212,12 +213,13 @@ pub fn histogram(chart: &Histogram) -> Result<String, ChartError> {
             shorten(&chart.feature, TITLE_CHARS),
             verdict.word()
         ),
-        &format!(
-            "{} · {}",
-            verdict.sentence(),
-            shorten(&chart.batch, TITLE_CHARS)
-        ),
+        &shorten(&chart.batch, SUBTITLE_CHARS),
         verdict.drifted,
+    );
+    let _ = writeln!(
+        svg,
+        "<text class=\"verdict\" x=\"16\" y=\"64\" fill=\"{AXIS_COLOUR}\">{}</text>",
+        escape(&shorten(&verdict.sentence(), TITLE_CHARS))
     );
     legend(&mut svg);
     y_axis(&mut svg, top, |v| format!("{}%", figure(v * 100.0)));
@@ -379,7 +381,7 @@ pub fn series(chart: &Series) -> Result<String, ChartError> {
             "Drift of {} over time",
             shorten(&chart.feature, TITLE_CHARS)
         ),
-        &subtitle,
+        &shorten(&subtitle, SUBTITLE_CHARS),
         drifted > 0,
     );
     let all_p_values = points.iter().all(|p| drift_is_below(p.verdict.comparison));
