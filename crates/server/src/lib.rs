@@ -5,6 +5,7 @@
 //! sequencer keeps current.
 
 mod auth;
+mod charts;
 mod config;
 mod dossier;
 mod error;

@@ -7,8 +7,9 @@
 
 use modeltrail_domain::monitoring::{drift_breach, Breach, Plan};
 use modeltrail_domain::profiled::profiled_files;
+use modeltrail_stats::drift::binning::numeric_bins;
 use modeltrail_stats::drift::{
-    column_drift, CategoryCounts, ColumnKind, ColumnSample, DriftTest, NumericSample, Side,
+    column_drift, Bins, CategoryCounts, ColumnKind, ColumnSample, DriftTest, NumericSample, Side,
     TestDetail, TestOverride,
 };
 use modeltrail_stats::performance::{classification, regression};
@@ -414,7 +415,11 @@ pub fn evaluate(
             row["p_value"] = json!(result.score);
         }
         drift_rows.push(row);
-        report_columns.push(json!({"feature": feature.name, "result": result}));
+        let mut column = json!({"feature": feature.name, "result": result});
+        if let Some(bins) = chart_bins(&reference_feature.sample, &current, &result.detail) {
+            column["bins"] = json!(bins);
+        }
+        report_columns.push(column);
     }
     if batch.prediction_errors > 0 {
         let rate = batch.prediction_errors as f64 / rows;
@@ -472,6 +477,25 @@ pub fn evaluate(
         report,
         breaches,
     })
+}
+
+/// Evidently's bins of a feature whose test has none of its own (Kolmogorov–Smirnov and
+/// Wasserstein walk the sorted values), kept in the report for the drift chart: Sturges over
+/// both sides when the reference has more than 20 distinct values, else one bin per value.
+/// None when the test has bins (they are in its detail) or no bins can be made.
+fn chart_bins(
+    reference: &ColumnSample,
+    current: &ColumnSample,
+    detail: &TestDetail,
+) -> Option<Bins> {
+    match (detail, reference, current) {
+        (
+            TestDetail::KolmogorovSmirnov(_) | TestDetail::Wasserstein(_),
+            ColumnSample::Numerical(reference),
+            ColumnSample::Numerical(current),
+        ) => numeric_bins(reference, current).ok(),
+        _ => None,
+    }
 }
 
 const CLASSIFICATION: &[&str] = &["accuracy", "precision", "recall", "f1", "roc_auc"];

@@ -23,8 +23,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
-    self, assessments, auth, datasets, fairness_file, feedback, ledger, lineage, monitoring,
-    notifications, records, release, users, validation, workflow,
+    self, assessments, auth, charts, datasets, fairness_file, feedback, ledger, lineage,
+    monitoring, notifications, records, release, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -90,6 +90,8 @@ pub const BASIC: &str = "basic";
         monitoring::record_batch,
         monitoring::record_batch_file,
         feedback::escalate,
+        charts::batch_chart,
+        charts::model_version_chart,
         lineage::record,
         lineage::run,
         lineage::dataset,

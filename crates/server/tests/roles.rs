@@ -178,6 +178,18 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
             Roles(READERS),
         ),
         (
+            Method::GET,
+            "/api/v1/model-versions/none/drift-chart.svg?feature=age".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
+            Method::GET,
+            "/api/v1/monitoring-batches/none/chart.svg?feature=age".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
             Method::POST,
             "/api/v1/model-versions/none/deployments".into(),
             Some(json!({"environment": "staging", "target": "t"})),

@@ -3,6 +3,7 @@
 
 pub(crate) mod assessments;
 pub(crate) mod auth;
+pub(crate) mod charts;
 pub(crate) mod computed;
 pub(crate) mod datasets;
 pub(crate) mod fairness_file;
@@ -148,6 +149,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             M::POST,
             monitoring::FILE_PATH,
             monitoring::record_batch_file,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/monitoring-batches/{id}/chart.svg",
+            charts::batch_chart,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/model-versions/{id}/drift-chart.svg",
+            charts::model_version_chart,
         ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(
