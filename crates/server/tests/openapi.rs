@@ -184,7 +184,9 @@ fn check_answer(doc: &Value, call: &Call, who: &str, answer: (StatusCode, String
             "{context}: answered {content_type}, documented {documented:?}"
         );
     }
-    let mlflow = call.template.starts_with("/api/2.0/") || call.template.starts_with("/ajax-api/");
+    let mlflow = ["/api/2.0/", "/api/3.0/", "/ajax-api/"]
+        .iter()
+        .any(|prefix| call.template.starts_with(prefix));
     if (status.is_client_error() || status.is_server_error()) && mlflow {
         assert_mlflow_error_body(doc, &body, &context);
     } else if status.is_client_error() || status.is_server_error() {
