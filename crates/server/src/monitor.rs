@@ -154,7 +154,7 @@ fn read_reference(
     digest: String,
 ) -> Result<Reference, ApiError> {
     let mut numbers: HashMap<String, Vec<f64>> = HashMap::new();
-    let mut categories: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    let mut categories: HashMap<String, Vec<Option<std::sync::Arc<str>>>> = HashMap::new();
     for file in files {
         let bytes = blobs
             .get(&file.sha256)
@@ -231,10 +231,10 @@ pub struct BatchColumns {
     /// The plan's features the batch has, by name.
     pub features: HashMap<String, Column>,
     /// Predicted labels (classification) or values (regression), when given.
-    pub predictions: Option<Vec<Value>>,
+    pub predictions: Option<Outcomes>,
     /// Scores for ROC AUC, when given.
     pub scores: Option<Vec<f64>>,
-    pub labels: Option<Vec<Value>>,
+    pub labels: Option<Outcomes>,
     pub prediction_errors: u64,
 }
 
@@ -341,7 +341,7 @@ pub fn evaluate(
                     let unseen: Vec<&str> = values
                         .iter()
                         .flatten()
-                        .map(String::as_str)
+                        .map(|v| &**v)
                         .filter(|v| !known.counts().contains_key(*v))
                         .collect();
                     let examples: BTreeSet<&str> = unseen.iter().copied().take(200).collect();
@@ -526,8 +526,8 @@ fn performance(plan: &Plan, batch: &BatchColumns) -> Result<Vec<Value>, ApiError
         .any(|m| CLASSIFICATION.contains(&m.metric.as_str()));
     let mut values: HashMap<&str, Option<f64>> = HashMap::new();
     if wants_classification {
-        let labels = binary(labels, "labels")?;
-        let predicted = binary(predictions, "predictions")?;
+        let labels = labels.binary("labels")?;
+        let predicted = predictions.binary("predictions")?;
         let metrics = classification(&labels, &predicted, batch.scores.as_deref())
             .map_err(|e| ApiError::invalid("labels", e.to_string()))?;
         values.insert("accuracy", Some(metrics.accuracy));
@@ -541,8 +541,8 @@ fn performance(plan: &Plan, batch: &BatchColumns) -> Result<Vec<Value>, ApiError
         .iter()
         .any(|m| REGRESSION.contains(&m.metric.as_str()))
     {
-        let labels = numbers(labels, "labels")?;
-        let predicted = numbers(predictions, "predictions")?;
+        let labels = labels.numbers("labels")?;
+        let predicted = predictions.numbers("predictions")?;
         let metrics = regression(&labels, &predicted)
             .map_err(|e| ApiError::invalid("labels", e.to_string()))?;
         values.insert("mae", Some(metrics.mae));
@@ -563,6 +563,71 @@ fn performance(plan: &Plan, batch: &BatchColumns) -> Result<Vec<Value>, ApiError
     Ok(results)
 }
 
+/// Predictions or labels in the form they came in: JSON values (the JSON upload) or numbers
+/// read from a file (NaN where a cell is missing), so a large file's columns are not copied
+/// into JSON. Serialized as JSON values, NaN as `null`.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Outcomes {
+    Json(Vec<Value>),
+    Numbers(Vec<f64>),
+}
+
+impl Outcomes {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Outcomes::Json(values) => values.len(),
+            Outcomes::Numbers(values) => values.len(),
+        }
+    }
+
+    fn binary(&self, field: &str) -> Result<Vec<bool>, ApiError> {
+        match self {
+            Outcomes::Json(values) => binary(values, field),
+            Outcomes::Numbers(values) => values
+                .iter()
+                .enumerate()
+                .map(|(row, &v)| match v {
+                    1.0 => Ok(true),
+                    0.0 => Ok(false),
+                    other => Err(not_binary(field, row, &number_text(other))),
+                })
+                .collect(),
+        }
+    }
+
+    fn numbers(&self, field: &str) -> Result<Vec<f64>, ApiError> {
+        match self {
+            Outcomes::Json(values) => numbers(values, field),
+            Outcomes::Numbers(values) => match values.iter().position(|v| v.is_nan()) {
+                Some(row) => Err(not_a_number(field, row, "null")),
+                None => Ok(values.clone()),
+            },
+        }
+    }
+}
+
+fn number_text(v: f64) -> String {
+    match v.is_nan() {
+        true => "null".to_owned(),
+        false => v.to_string(),
+    }
+}
+
+fn not_binary(field: &str, row: usize, found: &str) -> ApiError {
+    ApiError::invalid(
+        format!("{field}/{row}"),
+        format!("{field}[{row}] is {found}: a binary classification takes true/false or 1/0"),
+    )
+}
+
+fn not_a_number(field: &str, row: usize, found: &str) -> ApiError {
+    ApiError::invalid(
+        format!("{field}/{row}"),
+        format!("{field}[{row}] is {found}, not a number"),
+    )
+}
+
 /// Labels of a binary classification: booleans, or the numbers 0 and 1.
 fn binary(values: &[Value], field: &str) -> Result<Vec<bool>, ApiError> {
     values
@@ -572,12 +637,7 @@ fn binary(values: &[Value], field: &str) -> Result<Vec<bool>, ApiError> {
             Value::Bool(flag) => Ok(*flag),
             Value::Number(n) if n.as_f64() == Some(1.0) => Ok(true),
             Value::Number(n) if n.as_f64() == Some(0.0) => Ok(false),
-            other => Err(ApiError::invalid(
-                format!("{field}/{row}"),
-                format!(
-                    "{field}[{row}] is {other}: a binary classification takes true/false or 1/0"
-                ),
-            )),
+            other => Err(not_binary(field, row, &other.to_string())),
         })
         .collect()
 }
@@ -587,12 +647,9 @@ fn numbers(values: &[Value], field: &str) -> Result<Vec<f64>, ApiError> {
         .iter()
         .enumerate()
         .map(|(row, value)| {
-            value.as_f64().ok_or_else(|| {
-                ApiError::invalid(
-                    format!("{field}/{row}"),
-                    format!("{field}[{row}] is {value}, not a number"),
-                )
-            })
+            value
+                .as_f64()
+                .ok_or_else(|| not_a_number(field, row, &value.to_string()))
         })
         .collect()
 }

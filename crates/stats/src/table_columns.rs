@@ -9,6 +9,9 @@
 //! A column the file lacks is not an error when the caller allows it ([`Wanted::optional`]):
 //! monitoring records a missing feature as an anomaly of the batch.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use crate::drift::ColumnKind;
 use crate::profile::{read_any_into, CellValue, ColumnHead, Format, ProfileError, RowSink};
 
@@ -44,8 +47,9 @@ impl Wanted {
 pub enum Column {
     /// Numbers; NaN where the cell is missing, infinities as written.
     Numbers(Vec<f64>),
-    /// Category names; `None` where the cell is missing.
-    Categories(Vec<Option<String>>),
+    /// Category names; `None` where the cell is missing. Each distinct name is stored once and
+    /// shared by its cells.
+    Categories(Vec<Option<Arc<str>>>),
 }
 
 impl Column {
@@ -80,6 +84,14 @@ impl TableColumns {
             .find(|(n, _)| n == name)
             .and_then(|(_, c)| c.as_ref())
     }
+
+    /// Takes the column named `name` out (the first place it was asked for), leaving `None`.
+    pub fn take(&mut self, name: &str) -> Option<Column> {
+        self.columns
+            .iter_mut()
+            .find(|(n, c)| n == name && c.is_some())
+            .and_then(|(_, c)| c.take())
+    }
 }
 
 /// Why a file's columns could not be read.
@@ -111,9 +123,21 @@ pub fn read_columns(bytes: &[u8], wanted: &[Wanted]) -> Result<TableColumns, Col
     picker.finish()
 }
 
+/// The shared copy of `name`, made on its first sight.
+fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
+    if let Some(shared) = names.get(name) {
+        return shared.clone();
+    }
+    let shared: Arc<str> = Arc::from(name);
+    names.insert(shared.clone());
+    shared
+}
+
 struct Slot {
     name: String,
     column: Column,
+    /// The category names seen so far, each stored once.
+    names: HashSet<Arc<str>>,
     /// The first cell of a numerical column that is not a number: row and text.
     bad: Option<(u64, String)>,
 }
@@ -148,6 +172,7 @@ impl Picker {
                             ColumnKind::Categorical => Column::Categories(Vec::new()),
                         },
                         bad: None,
+                        names: HashSet::new(),
                     }));
                 }
                 // Asked for twice: read once, given once.
@@ -236,15 +261,24 @@ impl RowSink for Picker {
                     }
                 },
             }),
-            Column::Categories(values) => values.push(match cell {
-                CellValue::Missing => None,
-                CellValue::Text("") => None,
-                CellValue::Integer(value) if self.format != Format::Csv => Some(value.to_string()),
-                CellValue::Number(value) if self.format != Format::Csv => Some(value.to_string()),
-                CellValue::Boolean(flag) if self.format != Format::Csv => Some(flag.to_string()),
-                CellValue::Text(text) => Some((*text).to_owned()),
-                _ => Some(spelling.to_owned()),
-            }),
+            Column::Categories(values) => {
+                let name: Option<std::borrow::Cow<str>> = match cell {
+                    CellValue::Missing => None,
+                    CellValue::Text("") => None,
+                    CellValue::Integer(value) if self.format != Format::Csv => {
+                        Some(value.to_string().into())
+                    }
+                    CellValue::Number(value) if self.format != Format::Csv => {
+                        Some(value.to_string().into())
+                    }
+                    CellValue::Boolean(flag) if self.format != Format::Csv => {
+                        Some(flag.to_string().into())
+                    }
+                    CellValue::Text(text) => Some((*text).into()),
+                    _ => Some(spelling.into()),
+                };
+                values.push(name.map(|name| intern(&mut slot.names, &name)));
+            }
         }
     }
 

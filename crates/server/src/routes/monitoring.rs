@@ -27,7 +27,7 @@ use crate::auth::Principal;
 use crate::dossier::doc;
 use crate::error::{ApiError, ErrorBody};
 use crate::json::parse;
-use crate::monitor::{evaluate, kind_of, reference, BatchColumns};
+use crate::monitor::{evaluate, kind_of, reference, BatchColumns, Outcomes};
 use crate::routes::assessments::store_blobs;
 use crate::routes::computed::{fresh_id, validate_client_data};
 use crate::routes::fairness_file::read_parts;
@@ -245,29 +245,28 @@ pub async fn record_batch_file(
     })
     .await
     .map_err(ApiError::internal)??;
-    let numbers = |name: &Option<String>| -> Option<Vec<f64>> {
-        match table.get(name.as_deref()?) {
-            Some(Column::Numbers(values)) => Some(values.clone()),
+    // The columns are moved out of what was read, not copied: a large batch is held once.
+    let mut table = table;
+    let mut numbers = |name: &Option<String>| -> Option<Vec<f64>> {
+        match table.take(name.as_deref()?) {
+            Some(Column::Numbers(values)) => Some(values),
             _ => None,
         }
     };
-    let as_values = |values: Vec<f64>| -> Vec<Value> {
-        values
-            .into_iter()
-            .map(|v| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
-            .collect()
-    };
+    let predictions = numbers(&named.predictions);
+    let scores = numbers(&named.scores);
+    let labels = numbers(&named.labels);
     let features = plan
         .features
         .iter()
-        .filter_map(|f| table.get(&f.name).map(|c| (f.name.clone(), c.clone())))
+        .filter_map(|f| table.take(&f.name).map(|c| (f.name.clone(), c)))
         .collect();
     let batch = BatchColumns {
         rows: table.rows,
         features,
-        predictions: numbers(&named.predictions).map(as_values),
-        scores: numbers(&named.scores),
-        labels: numbers(&named.labels).map(as_values),
+        predictions: predictions.map(Outcomes::Numbers),
+        scores,
+        labels: labels.map(Outcomes::Numbers),
         prediction_errors,
     };
     if batch.labels.is_some() && batch.predictions.is_none() {
@@ -582,9 +581,9 @@ fn batch_columns(
     Ok(BatchColumns {
         rows: rows.map_or(0, |(_, n)| n) as u64,
         features,
-        predictions,
+        predictions: predictions.map(Outcomes::Json),
         scores,
-        labels,
+        labels: labels.map(Outcomes::Json),
         prediction_errors: data
             .pointer("/prediction_errors/count")
             .and_then(Value::as_u64)
@@ -615,16 +614,19 @@ fn numeric_cells(name: &str, values: &[Value]) -> Result<Vec<f64>, ApiError> {
         .collect()
 }
 
-fn category_cells(name: &str, values: &[Value]) -> Result<Vec<Option<String>>, ApiError> {
+fn category_cells(
+    name: &str,
+    values: &[Value],
+) -> Result<Vec<Option<std::sync::Arc<str>>>, ApiError> {
     values
         .iter()
         .enumerate()
         .map(|(row, value)| match value {
             Value::Null => Ok(None),
             Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(s) => Ok(Some(s.clone())),
-            Value::Number(n) => Ok(Some(n.to_string())),
-            Value::Bool(b) => Ok(Some(b.to_string())),
+            Value::String(s) => Ok(Some(s.as_str().into())),
+            Value::Number(n) => Ok(Some(n.to_string().into())),
+            Value::Bool(b) => Ok(Some(b.to_string().into())),
             other => Err(ApiError::invalid(
                 format!("columns/{name}/{row}"),
                 format!("{name}[{row}] is {other}: a categorical feature takes strings or null"),
@@ -647,6 +649,8 @@ fn column_json(column: &Column) -> Value {
                 })
                 .collect(),
         ),
-        Column::Categories(values) => json!(values),
+        Column::Categories(values) => {
+            json!(values.iter().map(Option::as_deref).collect::<Vec<_>>())
+        }
     }
 }
