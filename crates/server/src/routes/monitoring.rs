@@ -343,6 +343,15 @@ async fn evaluate_and_record(
     } = batch;
     let reference = reference(state, &plan).await?;
     let evaluation = evaluate(&plan, &reference, &batch)?;
+    // Evaluated: only the labels are still needed (kept as a blob); the columns go now.
+    let BatchColumns {
+        labels,
+        features,
+        predictions,
+        scores,
+        ..
+    } = batch;
+    drop((features, predictions, scores));
     let (inputs_digest, report_digest) = match inputs {
         Inputs::Json(inputs) => store_blobs(state, &inputs, &evaluation.report).await?,
         Inputs::File { file, mut source } => {
@@ -363,8 +372,15 @@ async fn evaluate_and_record(
         }
     }
     data["inputs"] = json!(inputs_digest);
-    if let Some(labels) = &batch.labels {
-        let (labels_digest, _) = store_blobs(state, &json!(labels), &Value::Null).await?;
+    if let Some(labels) = labels {
+        // Serialized straight to bytes (a large file's labels never become a JSON tree).
+        let bytes = serde_json::to_vec(&labels).map_err(ApiError::internal)?;
+        drop(labels);
+        let blobs = state.blobs.clone();
+        let labels_digest = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
         data["labels"] = json!(labels_digest);
     }
     if data.get("drift").is_some() {
