@@ -9,17 +9,12 @@ use common::{server, Backend, TestServer};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 on_both_backends!(drift_charts_show_batches_and_their_verdicts);
 
 const SITES: [&str; 3] = ["Basel", "Lyon", "Cork"];
 /// An unseen site whose name is markup: it must reach the chart escaped.
 const HOSTILE_SITE: &str = "Dublin <&\"> </svg>";
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// 600 reference rows: ages 20..79 spread evenly, three sites in turn.
 fn reference_csv() -> Vec<u8> {
@@ -40,53 +35,10 @@ async fn setup(s: &TestServer) -> (String, String) {
     let admin = s.admin().await;
     let dev = s.person(&admin, "dev", "developer").await;
     let qa = s.person(&admin, "qa", "qa").await;
-    s.create(
-        &dev,
-        "model",
-        "m1",
-        json!({"name": "tablet-anomaly", "owner": "dev",
-               "intended_use": "Flags anomalous tablet batches for QA review.",
-               "context_of_use": "Advisory.", "gamp_category": 5,
-               "risk": {"model_influence": "low", "decision_consequence": "low"}}),
-    )
-    .await;
-    s.create(
-        &dev,
-        "model_version",
-        "mv1",
-        json!({"model": "m1", "version": "1",
-               "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]}),
-    )
-    .await;
-    s.create(
-        &dev,
-        "model_version",
-        "mv2",
-        json!({"model": "m1", "version": "2",
-               "artifacts": [{"path": "model.pkl", "sha256": "d".repeat(64)}]}),
-    )
-    .await;
-    let csv = reference_csv();
-    let canonical = format!("{}  reference.csv\n", sha256_hex(&csv));
-    s.create(
-        &dev,
-        "dataset_version",
-        "ref",
-        json!({"name": "reference", "version": "1", "source": "MES export",
-               "content_digest": sha256_hex(canonical.as_bytes()),
-               "manifest": [{"path": "reference.csv", "sha256": sha256_hex(&csv),
-                             "size_bytes": csv.len()}]}),
-    )
-    .await;
-    let (status, body) = s
-        .raw(
-            reqwest::Method::POST,
-            "/api/v1/dataset-versions/ref/data?path=reference.csv",
-            Some(&dev),
-            csv,
-        )
+    s.model_version(&dev, "m1", "mv1", "1", 'c').await;
+    s.model_version(&dev, "m1", "mv2", "2", 'd').await;
+    s.csv_dataset(&dev, "ref", "reference.csv", reference_csv())
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     s.create(
         &dev,
         "monitoring_plan",

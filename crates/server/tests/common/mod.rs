@@ -217,6 +217,69 @@ impl TestServer {
         token
     }
 
+    /// A model record `model` ("tablet-anomaly") and its version `version_id` (version
+    /// `number`, one artifact whose SHA-256 is `digit` repeated), by `token`.
+    pub async fn model_version(
+        &self,
+        token: &str,
+        model: &str,
+        version_id: &str,
+        number: &str,
+        digit: char,
+    ) {
+        if self
+            .get(&format!("/api/v1/records/model/{model}"), token)
+            .await
+            .0
+            != StatusCode::OK
+        {
+            self.create(
+                token,
+                "model",
+                model,
+                json!({"name": "tablet-anomaly", "owner": "dev",
+                       "intended_use": "Flags anomalous tablet batches for QA review.",
+                       "context_of_use": "Advisory.", "gamp_category": 5,
+                       "risk": {"model_influence": "low", "decision_consequence": "low"}}),
+            )
+            .await;
+        }
+        self.create(
+            token,
+            "model_version",
+            version_id,
+            json!({"model": model, "version": number,
+                   "artifacts": [{"path": "model.pkl", "sha256": digit.to_string().repeat(64)}]}),
+        )
+        .await;
+    }
+
+    /// A dataset version `id` of one CSV file `file` (its manifest and content digest), whose
+    /// data is uploaded and profiled, by `token`.
+    pub async fn csv_dataset(&self, token: &str, id: &str, file: &str, csv: Vec<u8>) {
+        use sha2::{Digest, Sha256};
+        let hex_of = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+        let canonical = format!("{}  {file}\n", hex_of(&csv));
+        self.create(
+            token,
+            "dataset_version",
+            id,
+            json!({"name": "reference", "version": "1", "source": "MES export",
+                   "content_digest": hex_of(canonical.as_bytes()),
+                   "manifest": [{"path": file, "sha256": hex_of(&csv), "size_bytes": csv.len()}]}),
+        )
+        .await;
+        let (status, body) = self
+            .raw(
+                Method::POST,
+                &format!("/api/v1/dataset-versions/{id}/data?path={file}"),
+                Some(token),
+                csv,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// The log's size from the public checkpoint.
     pub async fn tree_size(&self) -> u64 {
         let (status, text) = self
