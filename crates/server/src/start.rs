@@ -289,6 +289,20 @@ pub fn system_actor() -> Actor {
     }
 }
 
+/// An event by the server itself, about no record.
+pub fn system_draft(action: &str, payload: serde_json::Value) -> EventDraft {
+    EventDraft {
+        actor: system_actor(),
+        client: Default::default(),
+        action: action.to_owned(),
+        record: None,
+        prev: None,
+        reason: None,
+        target: None,
+        payload,
+    }
+}
+
 /// On first start (no users in the log), creates the administrator `admin`. The password hash
 /// is stored before the event, so a crash between the two leaves no user without a password.
 async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, StartError> {
@@ -315,22 +329,17 @@ async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, StartError>
             .map_err(|e| StartError::Bootstrap(e.to_string()))?
     };
     state.store.set_password_hash("admin", &hash).await?;
-    let draft = EventDraft {
-        actor: system_actor(),
-        client: Default::default(),
-        action: actions::USER_CREATE.into(),
-        record: None,
-        prev: None,
-        reason: Some("first start: the first administrator".into()),
-        target: None,
-        payload: serde_json::json!(actions::UserCreated {
+    let mut draft = system_draft(
+        actions::USER_CREATE,
+        serde_json::json!(actions::UserCreated {
             user: "admin".into(),
             name: "Administrator".into(),
             role: Role::Admin,
             kind: UserKind::Person,
             must_change_password: generated,
         }),
-    };
+    );
+    draft.reason = Some("first start: the first administrator".into());
     state
         .sequencer
         .append(draft)

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use crate::config::WebhookConfig;
 use crate::error::ApiError;
-use crate::start::system_actor;
+use crate::start::system_draft;
 use crate::state::Shared;
 
 /// Header carrying `v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`.
@@ -193,19 +193,6 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
 
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-fn system_draft(action: &str, payload: serde_json::Value) -> EventDraft {
-    EventDraft {
-        actor: system_actor(),
-        client: Default::default(),
-        action: action.to_owned(),
-        record: None,
-        prev: None,
-        reason: None,
-        target: None,
-        payload,
-    }
 }
 
 /// Records a `capa.overdue` event for each action of an open CAPA past its due date (UTC day)

@@ -101,11 +101,7 @@ pub async fn record_batch(
     who.require(&state, Permission::WriteRecords).await?;
     let request: BatchRequest = parse(&body)?;
     let mut data = request.data;
-    validate_client_data(&state, KIND, &mut data)?;
-    let id = fresh_id(&state, KIND, request.id)?;
-    check_window(&data)?;
-    let (plan_id, plan) = approved_plan(&state, &data).await?;
-    fill_model_version(&mut data, &plan_id, &plan)?;
+    let (id, plan_id, plan) = admit(&state, &mut data, request.id).await?;
     let batch = batch_columns(
         &plan,
         request.columns,
@@ -214,11 +210,7 @@ pub async fn record_batch_file(
     let upload = read_parts(request, &state.blobs).await?;
     let record: BatchFileRecord = parse(&upload.record)?;
     let mut data = record.data;
-    validate_client_data(&state, KIND, &mut data)?;
-    let id = fresh_id(&state, KIND, record.id)?;
-    check_window(&data)?;
-    let (plan_id, plan) = approved_plan(&state, &data).await?;
-    fill_model_version(&mut data, &plan_id, &plan)?;
+    let (id, plan_id, plan) = admit(&state, &mut data, record.id).await?;
     let named = record.columns.unwrap_or_default();
     let mut wanted: Vec<Wanted> = plan
         .features
@@ -425,6 +417,22 @@ async fn evaluate_and_record(
             "raised": raised,
             "receipt": Receipt::of(&appended),
     }))
+}
+
+/// What every batch passes before its columns are read, JSON or file: the data valid, the id
+/// fresh, the window in order, the plan approved and its model version filled in. Returns the
+/// batch's id, the plan's id and the plan.
+async fn admit(
+    state: &Shared,
+    data: &mut Value,
+    id: Option<String>,
+) -> Result<(String, String, Plan), ApiError> {
+    validate_client_data(state, KIND, data)?;
+    let id = fresh_id(state, KIND, id)?;
+    check_window(data)?;
+    let (plan_id, plan) = approved_plan(state, data).await?;
+    fill_model_version(data, &plan_id, &plan)?;
+    Ok((id, plan_id, plan))
 }
 
 /// The plan's model version in the batch's data: filled in, or 422 when another is named.
