@@ -29,6 +29,10 @@ pub const WEBHOOK_SUBSCRIBE: &str = "webhook.subscribe";
 pub const WEBHOOK_UNSUBSCRIBE: &str = "webhook.unsubscribe";
 pub const WEBHOOK_ATTEMPT: &str = "webhook.attempt";
 pub const LINEAGE_RUN_EVENT: &str = "lineage.run_event";
+/// A prediction of a deployed model (`decisions::Recorded`), record `decision`/request id.
+pub const DECISION_RECORD: &str = "decision.record";
+/// A person's signed review of an undecided decision (`decisions::Reviewed`).
+pub const DECISION_REVIEW: &str = "decision.review";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

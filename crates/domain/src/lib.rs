@@ -8,6 +8,7 @@ pub mod capa;
 pub mod change_control;
 pub mod computed;
 pub mod criteria;
+pub mod decisions;
 pub mod diff;
 pub mod dossier;
 pub mod feedback;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actions::{self, LockCause, UserKind};
+use crate::decisions::Decisions;
 use crate::dossier::references;
 use crate::lineage::Lineage;
 use crate::mlflow::MlflowState;
@@ -162,6 +163,8 @@ pub struct Projection {
     notifications: Notifications,
     /// OpenLineage jobs, runs and datasets, and their links to records.
     lineage: Lineage,
+    /// Every decision record, compactly: queries, the review queue, statistics.
+    decisions: Decisions,
     size: u64,
 }
 
@@ -183,6 +186,11 @@ impl Projection {
     /// OpenLineage jobs, runs and datasets (`lineage.run_event`), linked to records.
     pub fn lineage(&self) -> &Lineage {
         &self.lineage
+    }
+
+    /// Decision records and their reviews.
+    pub fn decisions(&self) -> &Decisions {
+        &self.decisions
     }
 
     /// Events applied so far.
@@ -350,6 +358,9 @@ impl Projection {
                     failures: p.failures,
                     message: p.message,
                 });
+            }
+            actions::DECISION_RECORD | actions::DECISION_REVIEW => {
+                self.decisions.apply(event).map_err(err)?
             }
             a if a.starts_with("mlflow.") => self.mlflow.apply(event).map_err(err)?,
             actions::LINEAGE_RUN_EVENT => self

@@ -23,7 +23,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
-    self, assessments, auth, charts, datasets, fairness_file, feedback, ledger, lineage,
+    self, assessments, auth, charts, datasets, decisions, fairness_file, feedback, ledger, lineage,
     monitoring, notifications, records, release, users, validation, workflow,
 };
 use crate::state::Shared;
@@ -90,6 +90,13 @@ pub const BASIC: &str = "basic";
         monitoring::record_batch,
         monitoring::record_batch_file,
         feedback::escalate,
+        decisions::record,
+        decisions::record_batch,
+        decisions::list,
+        decisions::read,
+        decisions::proof,
+        decisions::review,
+        decisions::stats,
         charts::batch_chart,
         charts::model_version_chart,
         lineage::record,
@@ -116,6 +123,7 @@ pub const BASIC: &str = "basic";
         (name = "records", description = "Versioned records, their history and electronic signatures."),
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
+        (name = "decisions", description = "Decision records: every prediction of a deployed model version (input digest, output, confidence, attributions) by its serving system's service account, one ledger leaf each, singly or 10,000 JSON lines at a time; proofs by request id; the review queue of low-confidence outputs and signed reviews; the override rate as a monitored metric; queries and statistics."),
         (name = "lineage", description = "OpenLineage RunEvents (spec 2-0-2) from pipelines, logged by the caller, and the jobs, runs and datasets they add up to, linked to training runs and dataset versions."),
         (name = "notifications", description = "Webhook subscriptions to notifications (drift breaches, exceptions raised, overdue CAPA actions, security alerts, signature requests), HMAC-signed, delivered at least once with exponential backoff from an outbox kept in the log, every attempt visible."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),

@@ -248,6 +248,7 @@ async fn prepare(
         verifier_key,
         metrics,
         workflow_steps: tokio::sync::Mutex::new(()),
+        decision_reviews: tokio::sync::Mutex::new(()),
         references: Default::default(),
         mlflow: crate::routes::mlflow::MlflowShared::new().map_err(StartError::Mlflow)?,
         webhooks: crate::webhooks::Webhooks::new(webhook_key, wake)

@@ -29,6 +29,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Held while a workflow step is checked and appended: one step at a time.
     pub workflow_steps: tokio::sync::Mutex<()>,
+    /// Held while a decision review is checked and appended: one review at a time, so a
+    /// decision is reviewed once and an override-rate breach raises one exception.
+    pub decision_reviews: tokio::sync::Mutex<()>,
     /// Monitoring plans' reference data, read once and kept.
     pub references: crate::monitor::ReferenceCache,
     /// The MLflow API's own: its writes one at a time, the HTTP Basic credential cache.

@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod charts;
 pub(crate) mod computed;
 pub(crate) mod datasets;
+pub(crate) mod decisions;
 pub(crate) mod fairness_file;
 pub(crate) mod feedback;
 pub(crate) mod ledger;
@@ -160,6 +161,25 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/model-versions/{id}/drift-chart.svg",
             charts::model_version_chart,
         ),
+        endpoint(M::GET, "/api/v1/decisions", decisions::list),
+        endpoint(M::POST, "/api/v1/decisions", decisions::record),
+        endpoint(M::POST, decisions::BATCH_PATH, decisions::record_batch),
+        endpoint(M::GET, "/api/v1/decisions/{request_id}", decisions::read),
+        endpoint(
+            M::GET,
+            "/api/v1/decisions/{request_id}/proof",
+            decisions::proof,
+        ),
+        endpoint(
+            M::POST,
+            "/api/v1/decisions/{request_id}/review",
+            decisions::review,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/model-versions/{id}/decision-stats",
+            decisions::stats,
+        ),
         endpoint(M::GET, "/api/v1/checkpoint", ledger::checkpoint),
         endpoint(
             M::POST,
@@ -205,6 +225,7 @@ pub fn router(state: Shared) -> Router {
                 fairness_file::FILE_PATH,
                 monitoring::FILE_PATH,
                 mlflow::UPLOAD_PATH,
+                decisions::BATCH_PATH,
             ]
             .contains(&e.path);
             let handler = match upload {

@@ -822,44 +822,7 @@ pub async fn sign(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     who.require(&state, Permission::Sign).await?;
     let request: SignRequest = parse(&body)?;
-    if who.auth != AuthMethod::Session {
-        return Err(who
-            .deny(
-                &state,
-                ApiError::forbidden(
-                    "session_required",
-                    "an electronic signature needs an interactive login; API tokens cannot sign",
-                ),
-            )
-            .await);
-    }
-    match (&request.username, who.has_signed) {
-        (None, false) => {
-            return Err(ApiError::invalid(
-                "username",
-                "the first signature of a session needs both the user id and the password",
-            ))
-        }
-        (Some(u), _) if *u != who.user => {
-            return Err(who
-                .deny(
-                    &state,
-                    ApiError::forbidden("not_signer", "a user can only sign as themself")
-                        .with_field("username"),
-                )
-                .await)
-        }
-        _ => {}
-    }
-    if !password_matches(&state, &who.user, &request.password).await? {
-        return Err(who
-            .deny(
-                &state,
-                ApiError::forbidden("wrong_password", "the signature's password is wrong")
-                    .with_field("password"),
-            )
-            .await);
-    }
+    reauthenticate(&state, &who, request.username.as_deref(), &request.password).await?;
     let record = find(&state, &kind, &id)?;
     check_current(&record, version)?;
     match check_signature(&record, version, &who.user, request.meaning) {
@@ -912,4 +875,54 @@ pub async fn sign(
     let mut answer = present(&state, &record, version, None).await?;
     answer["receipt"] = json!(Receipt::of(&[appended]));
     Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// The re-authentication every electronic signature needs (21 CFR 11.200(a)(1)): an
+/// interactive session, the user id at the session's first signature (and only the caller's
+/// own), and the password every time. Each refusal but a missing user id is logged.
+pub(crate) async fn reauthenticate(
+    state: &Shared,
+    who: &Principal,
+    username: Option<&str>,
+    password: &str,
+) -> Result<(), ApiError> {
+    if who.auth != AuthMethod::Session {
+        return Err(who
+            .deny(
+                state,
+                ApiError::forbidden(
+                    "session_required",
+                    "an electronic signature needs an interactive login; API tokens cannot sign",
+                ),
+            )
+            .await);
+    }
+    match (username, who.has_signed) {
+        (None, false) => {
+            return Err(ApiError::invalid(
+                "username",
+                "the first signature of a session needs both the user id and the password",
+            ))
+        }
+        (Some(u), _) if *u != who.user => {
+            return Err(who
+                .deny(
+                    state,
+                    ApiError::forbidden("not_signer", "a user can only sign as themself")
+                        .with_field("username"),
+                )
+                .await)
+        }
+        _ => {}
+    }
+    if !password_matches(state, &who.user, password).await? {
+        return Err(who
+            .deny(
+                state,
+                ApiError::forbidden("wrong_password", "the signature's password is wrong")
+                    .with_field("password"),
+            )
+            .await);
+    }
+    Ok(())
 }

@@ -67,6 +67,10 @@ pub struct DeployRequest {
     notes: Option<String>,
     /// Why the deployment is made.
     reason: Option<String>,
+    /// Defaults for decision records served by this deployment (`confidence_threshold`,
+    /// `max_override_rate`, `min_reviews`), used where the monitoring plan sets none.
+    #[schema(value_type = Option<Object>)]
+    decisions: Option<Value>,
 }
 
 /// Deploy a model version
@@ -115,6 +119,9 @@ pub async fn deploy(
         if let Some(value) = value {
             data[key] = json!(value);
         }
+    }
+    if let Some(decisions) = request.decisions {
+        data["decisions"] = decisions;
     }
     // The deployment's fields are the request's own: name them as the client sent them.
     validate_client_data(&state, "deployment", &mut data).map_err(|mut e| {
