@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
     self, assessments, auth, charts, datasets, fairness_file, feedback, ledger, lineage,
-    monitoring, notifications, records, release, users, validation, workflow,
+    monitoring, notifications, records, release, reports, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -92,6 +92,8 @@ pub const BASIC: &str = "basic";
         feedback::escalate,
         charts::batch_chart,
         charts::model_version_chart,
+        reports::dossier_html,
+        reports::dossier_pdf,
         lineage::record,
         lineage::run,
         lineage::dataset,
@@ -116,6 +118,7 @@ pub const BASIC: &str = "basic";
         (name = "records", description = "Versioned records, their history and electronic signatures."),
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
+        (name = "reports", description = "Reports for people: a model version's validation dossier as self-contained HTML or paginated PDF, each recorded in the log as `report.generated` with its SHA-256 and the checkpoint it was drawn at."),
         (name = "lineage", description = "OpenLineage RunEvents (spec 2-0-2) from pipelines, logged by the caller, and the jobs, runs and datasets they add up to, linked to training runs and dataset versions."),
         (name = "notifications", description = "Webhook subscriptions to notifications (drift breaches, exceptions raised, overdue CAPA actions, security alerts, signature requests), HMAC-signed, delivered at least once with exponential backoff from an outbox kept in the log, every attempt visible."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),
