@@ -83,9 +83,8 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             let temporary = out.with_extension(format!("{}.part", std::process::id()));
             std::fs::write(&temporary, &bytes)
                 .and_then(|()| std::fs::rename(&temporary, &out))
-                .map_err(|e| {
+                .inspect_err(|_| {
                     let _ = std::fs::remove_file(&temporary);
-                    e
                 })
                 .with_context(|| format!("writing {}", out.display()))?;
             println!(

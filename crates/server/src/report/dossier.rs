@@ -728,7 +728,7 @@ impl<'a> Builder<'a> {
                 .paragraph("No monitoring batch is recorded yet.");
             return;
         }
-        batches.sort_by(|a, b| at(a, "/window/start").cmp(&at(b, "/window/start")));
+        batches.sort_by_key(|a| at(a, "/window/start"));
         self.document
             .subheading("Monitoring batches, in window order");
         let mut table = Table::new(&[
