@@ -587,6 +587,24 @@ pub(crate) fn read_any_into<S: RowSink, E: From<ProfileError>>(
         .ok_or_else(|| ProfileError::Parquet("the file was not read".to_owned()).into())
 }
 
+/// Reads a CSV file streamed from `reader` into the sink `make` builds from its columns, as
+/// [`read_any_into`] reads one held in memory. The checks [`detect_format`] makes of a whole
+/// file are made record by record instead: a byte that is not UTF-8 or a NUL is refused with
+/// its row and column.
+pub(crate) fn read_csv_into<S: RowSink, E: From<ProfileError>>(
+    reader: impl Read,
+    make: impl FnOnce(Format, Vec<ColumnHead>) -> Result<S, E>,
+) -> Result<S, E> {
+    let mut built = BuiltSink {
+        make: Some(make),
+        sink: None,
+    };
+    read_csv(reader, &mut built)?;
+    built
+        .sink
+        .ok_or_else(|| ProfileError::Csv("the file was not read".to_owned()).into())
+}
+
 /// The columns that keep two parts' column lists from being equal: those only one has, or,
 /// when they have the same ones, those at different places.
 fn differing_columns(expected: &[String], found: &[String]) -> Vec<String> {

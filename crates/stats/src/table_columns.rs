@@ -10,10 +10,13 @@
 //! monitoring records a missing feature as an anomaly of the batch.
 
 use std::collections::HashSet;
+use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use crate::drift::ColumnKind;
-use crate::profile::{read_any_into, CellValue, ColumnHead, Format, ProfileError, RowSink};
+use crate::profile::{
+    read_any_into, read_csv_into, CellValue, ColumnHead, Format, ProfileError, RowSink,
+};
 
 /// A column to read and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,8 +122,55 @@ pub fn read_columns(bytes: &[u8], wanted: &[Wanted]) -> Result<TableColumns, Col
     if bytes.is_empty() {
         return Err(ColumnsError::EmptyFile);
     }
-    let picker = read_any_into(bytes, |format, heads| Picker::new(format, heads, wanted))?;
+    // Sized once for the rows a CSV file can hold, a column never grows by doubling (which
+    // would hold up to twice its cells at the end).
+    let rows = if bytes.starts_with(b"PAR1") {
+        0
+    } else {
+        line_breaks(bytes)
+    };
+    let picker = read_any_into(bytes, |format, heads| {
+        Picker::new(format, heads, wanted, rows)
+    })?;
     picker.finish()
+}
+
+/// Reads the `wanted` columns of a CSV file streamed from `file`, which is read twice: once to
+/// count its lines, so every column is sized once, then to read the cells. Nothing of the file
+/// is held but the record being read: a large upload is read without mapping it into memory.
+/// The file is refused, with its row and column, where it is not UTF-8 text or holds a NUL.
+pub fn read_csv_columns<R: Read + Seek>(
+    mut file: R,
+    wanted: &[Wanted],
+) -> Result<TableColumns, ColumnsError> {
+    let reading =
+        |e: std::io::Error| ColumnsError::File(ProfileError::Csv(format!("reading failed: {e}")));
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut rows = 0;
+    let mut bytes = 0u64;
+    loop {
+        let read = file.read(&mut buffer).map_err(reading)?;
+        if read == 0 {
+            break;
+        }
+        bytes += read as u64;
+        rows += line_breaks(&buffer[..read]);
+    }
+    if bytes == 0 {
+        return Err(ColumnsError::EmptyFile);
+    }
+    file.rewind().map_err(reading)?;
+    let picker = read_csv_into(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        |format, heads| Picker::new(format, heads, wanted, rows),
+    )?;
+    picker.finish()
+}
+
+/// How many rows a CSV text can hold at most: its line breaks, and one more for a last line
+/// without one.
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&byte| byte == b'\n').count() + 1
 }
 
 /// The shared copy of `name`, made on its first sight.
@@ -157,6 +207,7 @@ impl Picker {
         format: Format,
         heads: Vec<ColumnHead>,
         wanted: &[Wanted],
+        rows: usize,
     ) -> Result<Picker, ColumnsError> {
         let names: Vec<String> = heads.into_iter().map(|h| h.name).collect();
         let mut by_column = vec![None; names.len()];
@@ -168,8 +219,8 @@ impl Picker {
                     slots.push(Some(Slot {
                         name: want.name.clone(),
                         column: match want.kind {
-                            ColumnKind::Numerical => Column::Numbers(Vec::new()),
-                            ColumnKind::Categorical => Column::Categories(Vec::new()),
+                            ColumnKind::Numerical => Column::Numbers(Vec::with_capacity(rows)),
+                            ColumnKind::Categorical => Column::Categories(Vec::with_capacity(rows)),
                         },
                         bad: None,
                         names: HashSet::new(),
@@ -358,5 +409,38 @@ mod tests {
         // Numbers in a categorical column keep their spelling.
         let read = read_columns(csv, &[Wanted::required("age", ColumnKind::Categorical)]);
         assert!(read.is_ok());
+    }
+
+    #[test]
+    fn a_streamed_csv_reads_as_the_same_file_in_memory() {
+        let csv = "age,site,score\r\n34,A,0.5\r\n,\"B\nC\",inf\r\n51,,NA\r\n";
+        let wanted = [
+            Wanted::required("score", ColumnKind::Numerical),
+            Wanted::required("site", ColumnKind::Categorical),
+            Wanted::optional("weight", ColumnKind::Numerical),
+        ];
+        let streamed = read_csv_columns(std::io::Cursor::new(csv), &wanted).unwrap();
+        let in_memory = read_columns(csv.as_bytes(), &wanted).unwrap();
+        assert_eq!(streamed.rows, 3);
+        assert_eq!(format!("{streamed:?}"), format!("{in_memory:?}"));
+    }
+
+    #[test]
+    fn a_streamed_csv_names_where_it_is_not_text() {
+        let wanted = [Wanted::required("b", ColumnKind::Categorical)];
+        let e = read_csv_columns(std::io::Cursor::new(b"a,b\n1,x\n2,\xff\n"), &wanted).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the file: not CSV or Parquet: row 2, column \"b\" is not UTF-8 text"
+        );
+        let e = read_csv_columns(std::io::Cursor::new(b"a,b\n1,x\0\n"), &wanted).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the file: not CSV or Parquet: row 1, column \"b\" holds a NUL byte"
+        );
+        assert!(matches!(
+            read_csv_columns(std::io::Cursor::new(b""), &wanted),
+            Err(ColumnsError::EmptyFile)
+        ));
     }
 }

@@ -155,6 +155,14 @@ impl BlobDraft {
         })
     }
 
+    /// The bytes written so far as a file of their own, read from the start through the page
+    /// cache (nothing is mapped); reading it does not move where the draft writes.
+    pub fn reader(&self) -> Result<std::fs::File, StoreError> {
+        self.temp
+            .reopen()
+            .map_err(|e| StoreError::io("reopening an uploaded blob".to_owned(), e))
+    }
+
     /// Syncs the bytes and stores them under their SHA-256, returned with their size; bytes
     /// already stored under it are kept and the draft is dropped.
     pub fn finish(self) -> Result<(String, u64), StoreError> {

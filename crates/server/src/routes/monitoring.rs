@@ -17,7 +17,9 @@ use modeltrail_domain::roles::Permission;
 use modeltrail_ledger::event::RecordRef;
 use modeltrail_stats::drift::ColumnKind;
 use modeltrail_stats::profile::Format;
-use modeltrail_stats::table_columns::{read_columns, Column, ColumnsError, Wanted};
+use modeltrail_stats::table_columns::{
+    read_columns, read_csv_columns, Column, ColumnsError, Wanted,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -229,10 +231,16 @@ pub async fn record_batch_file(
         .and_then(Value::as_u64)
         .unwrap_or(0);
     let (table, file) = tokio::task::spawn_blocking(move || {
-        let table = {
-            let bytes = file.map().map_err(ApiError::internal)?;
-            read_columns(&bytes, &wanted).map_err(columns_error)?
-        };
+        // A Parquet file is read mapped; a CSV file streamed, so the upload is not held in
+        // memory beside its columns.
+        let bytes = file.map().map_err(ApiError::internal)?;
+        let table = if bytes.starts_with(b"PAR1") {
+            read_columns(&bytes, &wanted)
+        } else {
+            drop(bytes);
+            read_csv_columns(file.reader().map_err(ApiError::internal)?, &wanted)
+        }
+        .map_err(columns_error)?;
         Ok::<_, ApiError>((table, file))
     })
     .await
