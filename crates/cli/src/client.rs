@@ -402,6 +402,29 @@ impl Client {
         self.send(Method::GET, segments, &[], None).await
     }
 
+    /// A binary answer (a report) and its headers.
+    pub async fn get_bytes(
+        &self,
+        segments: &[&str],
+    ) -> anyhow::Result<(Vec<u8>, reqwest::header::HeaderMap)> {
+        let url = self.server.endpoint(segments, &[]);
+        let response = self
+            .authorized(self.http.get(url))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.server.url()))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer of {}", self.server.url()))?;
+        if !status.is_success() {
+            return Err(ApiFailure::from_answer(status, &String::from_utf8_lossy(&bytes)).into());
+        }
+        Ok((bytes.to_vec(), headers))
+    }
+
     pub async fn post(&self, segments: &[&str], body: Option<&Value>) -> anyhow::Result<Value> {
         let text = self.send(Method::POST, segments, &[], body).await?;
         parse_json(&text)

@@ -10,6 +10,7 @@ mod fairness_command;
 mod log_commands;
 mod monitor_command;
 mod record_commands;
+mod report_command;
 mod serve_command;
 mod session_commands;
 mod user_commands;
@@ -128,6 +129,8 @@ enum Command {
     Capa(workflow_commands::WorkflowArgs),
     /// Change requests: list, show, take a workflow step.
     Change(workflow_commands::WorkflowArgs),
+    /// Reports for people: a model version's validation dossier as PDF or HTML.
+    Report(report_command::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -168,6 +171,7 @@ fn main() -> ExitCode {
             Command::Exception(args) => workflow_commands::run("exception", args).await,
             Command::Capa(args) => workflow_commands::run("capa", args).await,
             Command::Change(args) => workflow_commands::run("change_request", args).await,
+            Command::Report(args) => report_command::run(args).await,
         }
     });
     match result {

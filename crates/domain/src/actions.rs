@@ -33,6 +33,7 @@ pub const LINEAGE_RUN_EVENT: &str = "lineage.run_event";
 pub const DECISION_RECORD: &str = "decision.record";
 /// A person's signed review of an undecided decision (`decisions::Reviewed`).
 pub const DECISION_REVIEW: &str = "decision.review";
+pub const REPORT_GENERATED: &str = "report.generated";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +121,30 @@ pub struct AccessDenied {
     pub method: String,
     pub path: String,
     pub reason: String,
+}
+
+/// `report.generated`: a report handed out, tied to the log by the checkpoint it was drawn at
+/// and to its bytes by their SHA-256 (the document is kept as a blob of that digest).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportGenerated {
+    /// The id printed on every page.
+    pub report_id: String,
+    /// What report: `dossier`.
+    pub report: String,
+    pub model_version: String,
+    /// `pdf` or `html`.
+    pub format: String,
+    /// When the report was drawn (UTC), as printed on it.
+    pub generated_at: modeltrail_ledger::Timestamp,
+    /// The signed checkpoint the report was drawn at.
+    pub checkpoint_size: u64,
+    pub checkpoint_root: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// Pages of a PDF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u64>,
 }
 
 /// `token.issue`: the token itself is shown once to the caller; the log holds its SHA-256.

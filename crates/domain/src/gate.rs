@@ -24,6 +24,38 @@ pub struct Condition {
     /// When unmet: each record or signature that is missing or failing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// When met: the record versions that satisfy the condition (what a report or page links).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub satisfied_by: Vec<Evidence>,
+}
+
+/// A record version that satisfies a condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub kind: String,
+    pub id: String,
+    pub version: u64,
+}
+
+impl Evidence {
+    /// The latest version of `doc`.
+    pub fn of(doc: &Doc) -> Evidence {
+        Evidence {
+            kind: doc.kind.clone(),
+            id: doc.id.clone(),
+            version: doc.version,
+        }
+    }
+}
+
+impl Condition {
+    /// The condition, naming `docs` as what satisfies it when it is met (nothing otherwise).
+    pub(crate) fn satisfied_by<'a>(mut self, docs: impl IntoIterator<Item = &'a Doc>) -> Self {
+        if self.met {
+            self.satisfied_by = docs.into_iter().map(Evidence::of).collect();
+        }
+        self
+    }
 }
 
 /// The gate's answer for one model version.
@@ -84,6 +116,7 @@ pub(crate) fn condition(code: &'static str, detail: String, missing: Vec<String>
         met: missing.is_empty(),
         detail,
         missing,
+        satisfied_by: Vec::new(),
     }
 }
 
@@ -98,6 +131,7 @@ fn version_is_current(mv: &Doc) -> Condition {
         "the model version is not voided".into(),
         missing,
     )
+    .satisfied_by([mv])
 }
 
 fn intended_use_approved(dossier: &Dossier) -> Condition {
@@ -120,7 +154,7 @@ fn intended_use_approved(dossier: &Dossier) -> Condition {
             )],
         },
     };
-    condition("intended_use_approved", detail.into(), missing)
+    condition("intended_use_approved", detail.into(), missing).satisfied_by(dossier.model.as_ref())
 }
 
 /// Whether a dataset version's readiness assessment passes: a server-computed profile covering
@@ -208,6 +242,10 @@ fn datasets_ready(dossier: &Dossier) -> Condition {
         ),
         missing,
     )
+    .satisfied_by(
+        ids.iter()
+            .filter_map(|id| dossier.find("dataset_version", id)),
+    )
 }
 
 /// Validation: a protocol approved before its result was recorded, every criterion passed,
@@ -262,6 +300,7 @@ fn validation_conditions(dossier: &Dossier) -> Vec<Condition> {
             ),
             Vec::new(),
         )
+        .satisfied_by([approved_first[0].1, approved_first[0].0])
     };
     let passing = approved_first
         .iter()
@@ -271,7 +310,8 @@ fn validation_conditions(dossier: &Dossier) -> Vec<Condition> {
             "validation_criteria_passed",
             format!("every acceptance criterion passed in {}", result.label()),
             Vec::new(),
-        ),
+        )
+        .satisfied_by([*result]),
         None => condition(
             "validation_criteria_passed",
             "every acceptance criterion of the approved protocol passes".into(),
@@ -312,7 +352,7 @@ fn test_data_independent(result: &Doc) -> Condition {
             result.label()
         )],
     };
-    condition("test_data_independent", detail.into(), missing)
+    condition("test_data_independent", detail.into(), missing).satisfied_by([result])
 }
 
 fn fairness_passed(dossier: &Dossier) -> Condition {
@@ -320,25 +360,29 @@ fn fairness_passed(dossier: &Dossier) -> Condition {
     let assessments: Vec<&Doc> = dossier
         .for_version("fairness_assessment", "/model_version")
         .collect();
-    if assessments
+    if let Some(passing) = assessments
         .iter()
-        .any(|a| a.data.get("passed").and_then(Value::as_bool) == Some(true))
+        .find(|a| a.data.get("passed").and_then(Value::as_bool) == Some(true))
     {
-        return condition("fairness_passed", detail.into(), Vec::new());
+        return condition("fairness_passed", detail.into(), Vec::new()).satisfied_by([*passing]);
     }
-    let covered = assessments.iter().find(|a| {
-        dossier.of_kind("exception").any(|e| {
-            e.text("category") == Some("deviation")
-                && e.text("source") == Some(a.id.as_str())
-                && e.approval().is_some()
-        })
+    let covered = assessments.iter().find_map(|a| {
+        dossier
+            .of_kind("exception")
+            .find(|e| {
+                e.text("category") == Some("deviation")
+                    && e.text("source") == Some(a.id.as_str())
+                    && e.approval().is_some()
+            })
+            .map(|deviation| (*a, deviation))
     });
-    if let Some(a) = covered {
+    if let Some((a, deviation)) = covered {
         return condition(
             "fairness_passed",
             format!("{} failed; an approved deviation covers it", a.label()),
             Vec::new(),
-        );
+        )
+        .satisfied_by([a, deviation]);
     }
     let missing = if assessments.is_empty() {
         vec![format!(
@@ -362,10 +406,8 @@ fn fairness_passed(dossier: &Dossier) -> Condition {
 }
 
 fn explanation_recorded(dossier: &Dossier) -> Condition {
-    let has = dossier
-        .for_version("explanation", "/model_version")
-        .next()
-        .is_some();
+    let explanation = dossier.for_version("explanation", "/model_version").next();
+    let has = explanation.is_some();
     condition(
         "explanation_recorded",
         "an explanation of the model version is recorded (the model's risk requires it)".into(),
@@ -378,6 +420,7 @@ fn explanation_recorded(dossier: &Dossier) -> Condition {
             )]
         },
     )
+    .satisfied_by(explanation)
 }
 
 fn monitoring_plan_approved(dossier: &Dossier) -> Condition {
@@ -402,6 +445,7 @@ fn monitoring_plan_approved(dossier: &Dossier) -> Condition {
         "a monitoring plan for the model version is approved".into(),
         missing,
     )
+    .satisfied_by(plans.iter().copied().filter(|p| p.approval().is_some()))
 }
 
 /// Workflow states of a change request whose implementation may be released.
@@ -435,7 +479,12 @@ fn change_verified(dossier: &Dossier) -> Condition {
         true => "no change request names the model version as its implementation",
         false => "the change the model version implements is verified",
     };
-    condition("change_verified", detail.into(), missing)
+    condition("change_verified", detail.into(), missing).satisfied_by(
+        requests
+            .iter()
+            .copied()
+            .filter(|r| r.state.as_deref().is_some_and(|s| CHANGE_DONE.contains(&s))),
+    )
 }
 
 /// Change-request states at and after approval.
@@ -471,12 +520,12 @@ fn revalidated(dossier: &Dossier) -> Condition {
     let mut missing = Vec::new();
     let approved = dossier
         .for_version("change_request", "/affected_model_versions")
-        .any(|r| {
+        .find(|r| {
             r.state
                 .as_deref()
                 .is_some_and(|s| CHANGE_APPROVED.contains(&s))
         });
-    if !approved {
+    if approved.is_none() {
         missing.push(format!(
             "an approved change_request for {} (re-validation required by {})",
             mv.label(),
@@ -487,13 +536,13 @@ fn revalidated(dossier: &Dossier) -> Condition {
         .for_version("validation_result", "/model_version")
         .filter(|r| r.created_seq > since && !r.voided)
         .filter(|r| r.data.get("passed") == Some(&Value::Bool(true)))
-        .any(|r| {
+        .find(|r| {
             r.text("protocol")
                 .and_then(|id| dossier.find("validation_protocol", id))
                 .and_then(Doc::first_approval_seq)
                 .is_some_and(|seq| seq < r.created_seq)
         });
-    if !passed {
+    if passed.is_none() {
         missing.push(format!(
             "a passing validation_result for {} recorded after {}, against an approved protocol",
             mv.label(),
@@ -507,6 +556,7 @@ fn revalidated(dossier: &Dossier) -> Condition {
             .into(),
         missing,
     )
+    .satisfied_by(approved.into_iter().chain(passed))
 }
 
 fn released_by_qa(mv: &Doc) -> Condition {
@@ -527,5 +577,5 @@ pub(crate) fn qa_approval(doc: &Doc, code: &'static str, detail: &str) -> Condit
             doc.version
         )],
     };
-    condition(code, detail.into(), missing)
+    condition(code, detail.into(), missing).satisfied_by([doc])
 }

@@ -13,6 +13,7 @@ mod json;
 mod metrics;
 mod monitor;
 mod openapi;
+pub mod report;
 mod routes;
 mod sessions;
 mod start;

@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
     self, assessments, auth, charts, datasets, decisions, fairness_file, feedback, ledger, lineage,
-    monitoring, notifications, records, release, users, validation, workflow,
+    monitoring, notifications, records, release, reports, users, validation, workflow,
 };
 use crate::state::Shared;
 
@@ -99,6 +99,8 @@ pub const BASIC: &str = "basic";
         decisions::stats,
         charts::batch_chart,
         charts::model_version_chart,
+        reports::dossier_html,
+        reports::dossier_pdf,
         lineage::record,
         lineage::run,
         lineage::dataset,
@@ -124,6 +126,7 @@ pub const BASIC: &str = "basic";
         (name = "release", description = "Validation results evaluated by the server, release readiness and deployments through the release gate."),
         (name = "monitoring", description = "Monitoring batches evaluated by the server under an approved monitoring plan: drift, performance, anomalies, and the exception and change request a breach raises."),
         (name = "decisions", description = "Decision records: every prediction of a deployed model version (input digest, output, confidence, attributions) by its serving system's service account, one ledger leaf each, singly or 10,000 JSON lines at a time; proofs by request id; the review queue of low-confidence outputs and signed reviews; the override rate as a monitored metric; queries and statistics."),
+        (name = "reports", description = "Reports for people: a model version's validation dossier as self-contained HTML or paginated PDF, each recorded in the log as `report.generated` with its SHA-256 and the checkpoint it was drawn at."),
         (name = "lineage", description = "OpenLineage RunEvents (spec 2-0-2) from pipelines, logged by the caller, and the jobs, runs and datasets they add up to, linked to training runs and dataset versions."),
         (name = "notifications", description = "Webhook subscriptions to notifications (drift breaches, exceptions raised, overdue CAPA actions, security alerts, signature requests), HMAC-signed, delivered at least once with exponential backoff from an outbox kept in the log, every attempt visible."),
         (name = "ledger", description = "The signed checkpoint, the log's key, its events and proofs."),

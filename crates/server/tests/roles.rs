@@ -185,6 +185,18 @@ fn matrix(role: &str) -> Vec<(Method, String, Option<Value>, Need)> {
         ),
         (
             Method::GET,
+            "/api/v1/model-versions/none/dossier.html".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
+            Method::GET,
+            "/api/v1/model-versions/none/dossier.pdf".into(),
+            None,
+            Roles(READERS),
+        ),
+        (
+            Method::GET,
             "/api/v1/monitoring-batches/none/chart.svg?feature=age".into(),
             None,
             Roles(READERS),

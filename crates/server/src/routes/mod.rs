@@ -16,6 +16,7 @@ pub(crate) mod monitoring;
 pub(crate) mod notifications;
 pub(crate) mod records;
 pub(crate) mod release;
+pub(crate) mod reports;
 pub(crate) mod users;
 pub(crate) mod validation;
 pub(crate) mod workflow;
@@ -127,6 +128,16 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             M::POST,
             "/api/v1/model-versions/{id}/deployments",
             release::deploy,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/model-versions/{id}/dossier.html",
+            reports::dossier_html,
+        ),
+        endpoint(
+            M::GET,
+            "/api/v1/model-versions/{id}/dossier.pdf",
+            reports::dossier_pdf,
         ),
         endpoint(M::POST, datasets::UPLOAD_PATH, datasets::upload),
         endpoint(M::POST, "/api/v1/validation-results", validation::record),
