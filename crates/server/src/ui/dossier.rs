@@ -118,7 +118,8 @@ async fn render(
             acc
         });
     let has_batches = dossier.of_kind("monitoring_batch").next().is_some();
-    let api = format!("/api/v1/model-versions/{}", enc(id));
+    // The reports' own pages under the UI's session (the API's are for bearer tokens).
+    let reports = format!("/model-versions/{}", enc(id));
     let body = html! {
         @if let Some(n) = notice { (n) }
         dl.kv {
@@ -127,7 +128,7 @@ async fn render(
             dt { "Model risk" } dd { (checklist.model_risk.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_else(|| "not assessed (treated as high)".into())) }
             dt { "Release" } dd { @if checklist.ready { span.badge.ok { "ready: every condition met" } } @else { span.badge.bad { (checklist.unmet().count()) " condition(s) unmet" } } }
         }
-        p { "Reports: " a href=(format!("{api}/dossier.html")) { "dossier (HTML)" } " · " a href=(format!("{api}/dossier.pdf")) { "dossier (PDF)" } }
+        p { "Reports: " a href=(format!("{reports}/dossier.html")) { "dossier (HTML)" } " · " a href=(format!("{reports}/dossier.pdf")) { "dossier (PDF)" } }
         h2 { "Intended use and risk" }
         @match model {
             None => p.bad { "No model record: intended use and risk are missing." },
