@@ -741,7 +741,9 @@ async fn the_gate_refusal_lists_every_unmet_condition(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("Release-readiness checklist"));
     assert!(page.text.contains("intended_use_approved"));
-    assert!(page.text.contains("href=\"/model-versions/mv-1/dossier.pdf\""));
+    assert!(page
+        .text
+        .contains("href=\"/model-versions/mv-1/dossier.pdf\""));
     let csrf = page.csrf();
     let size = server.tree_size().await;
     let page = dana

@@ -198,7 +198,7 @@ pub async fn scan(
     };
     hi = hi.min(filters.before.unwrap_or(u64::MAX)).min(size);
     let needles: Vec<_> = filters.needles();
-    let finders: Vec<_> = needles.iter().map(|n| memmem::Finder::new(n)).collect();
+    let finders: Vec<_> = needles.iter().map(memmem::Finder::new).collect();
     let mut events = Vec::new();
     let mut at = hi;
     let mut scanned = 0u64;
