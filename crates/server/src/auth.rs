@@ -132,44 +132,50 @@ impl FromRequestParts<Shared> for Principal {
                     "log in first: send `Authorization: Bearer <token>`",
                 )
             })?;
-        let digest = secret_digest(token);
-        let invalid =
-            || ApiError::unauthorized("invalid_token", "the token is not valid or has expired");
-        let (user_id, auth, session) = if token.starts_with(SESSION_PREFIX) {
-            let session = state.sessions.touch(&digest).ok_or_else(invalid)?;
-            (session.user.clone(), AuthMethod::Session, Some(session))
-        } else if token.starts_with(API_TOKEN_PREFIX) {
-            let projection = state.read();
-            let t = projection
-                .token(&digest)
-                .filter(|t| !t.revoked)
-                .ok_or_else(invalid)?;
-            (t.user.clone(), AuthMethod::ApiToken, None)
-        } else {
-            return Err(invalid());
-        };
-        let projection = state.read();
-        let user = projection.user(&user_id).ok_or_else(invalid)?;
-        if user.locked {
-            return Err(ApiError::unauthorized(
-                "account_locked",
-                "the account is locked; an administrator can unlock it",
-            ));
-        }
-        if auth == AuthMethod::Session && user.kind != UserKind::Person {
-            return Err(invalid());
-        }
-        Ok(Principal {
-            user: user.id.clone(),
-            name: user.name.clone(),
-            role: user.role,
-            auth,
-            session: session.as_ref().map(|_| digest),
-            must_change_password: session.as_ref().is_some_and(|s| s.must_change_password),
-            has_signed: session.as_ref().is_some_and(|s| s.has_signed),
-            client: client_of(parts),
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-        })
+        principal_of(parts, state, token)
     }
+}
+
+/// The caller a secret names (a session token or an API token), as the bearer extractor and
+/// the web UI's session cookie both find it.
+pub fn principal_of(parts: &Parts, state: &Shared, token: &str) -> Result<Principal, ApiError> {
+    let digest = secret_digest(token);
+    let invalid =
+        || ApiError::unauthorized("invalid_token", "the token is not valid or has expired");
+    let (user_id, auth, session) = if token.starts_with(SESSION_PREFIX) {
+        let session = state.sessions.touch(&digest).ok_or_else(invalid)?;
+        (session.user.clone(), AuthMethod::Session, Some(session))
+    } else if token.starts_with(API_TOKEN_PREFIX) {
+        let projection = state.read();
+        let t = projection
+            .token(&digest)
+            .filter(|t| !t.revoked)
+            .ok_or_else(invalid)?;
+        (t.user.clone(), AuthMethod::ApiToken, None)
+    } else {
+        return Err(invalid());
+    };
+    let projection = state.read();
+    let user = projection.user(&user_id).ok_or_else(invalid)?;
+    if user.locked {
+        return Err(ApiError::unauthorized(
+            "account_locked",
+            "the account is locked; an administrator can unlock it",
+        ));
+    }
+    if auth == AuthMethod::Session && user.kind != UserKind::Person {
+        return Err(invalid());
+    }
+    Ok(Principal {
+        user: user.id.clone(),
+        name: user.name.clone(),
+        role: user.role,
+        auth,
+        session: session.as_ref().map(|_| digest),
+        must_change_password: session.as_ref().is_some_and(|s| s.must_change_password),
+        has_signed: session.as_ref().is_some_and(|s| s.has_signed),
+        client: client_of(parts),
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+    })
 }

@@ -18,6 +18,7 @@ mod routes;
 mod sessions;
 mod start;
 mod state;
+mod ui;
 mod webhooks;
 
 pub use config::{ServerConfig, TlsFiles, WebhookConfig};

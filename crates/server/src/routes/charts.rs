@@ -34,9 +34,9 @@ pub struct ChartQuery {
 pub struct SeriesQuery {
     /// A feature of the monitoring plan, by name.
     #[param(example = "age")]
-    feature: String,
+    pub(crate) feature: String,
     /// Only the batches evaluated under this monitoring plan; all of them if left out.
-    plan: Option<String>,
+    pub(crate) plan: Option<String>,
 }
 
 /// A monitoring batch's drift chart

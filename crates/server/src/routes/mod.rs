@@ -245,6 +245,7 @@ pub fn router(state: Shared) -> Router {
             };
             router.route(e.path, handler)
         })
+        .merge(crate::ui::router())
         .fallback(not_found)
         .layer(middleware::from_fn(errors_as_json))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -282,7 +283,10 @@ async fn errors_as_json(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json
+        || crate::ui::is_html(&response)
+    {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
