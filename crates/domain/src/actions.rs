@@ -29,6 +29,8 @@ pub const WEBHOOK_SUBSCRIBE: &str = "webhook.subscribe";
 pub const WEBHOOK_UNSUBSCRIBE: &str = "webhook.unsubscribe";
 pub const WEBHOOK_ATTEMPT: &str = "webhook.attempt";
 pub const LINEAGE_RUN_EVENT: &str = "lineage.run_event";
+/// The report of an installation/operational qualification run (`modeltrail selftest`).
+pub const SYSTEM_QUALIFICATION: &str = "system.qualification";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
