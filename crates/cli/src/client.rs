@@ -34,6 +34,7 @@ pub struct ServerArgs {
     /// The modeltrail server's base URL.
     #[arg(
         long = "server",
+        visible_alias = "url",
         env = "MODELTRAIL_SERVER",
         default_value = DEFAULT_SERVER,
         global = true
@@ -499,6 +500,43 @@ impl Client {
         } else {
             Err(ApiFailure::from_answer(status, &text).into())
         }
+    }
+
+    /// A GET of `path` (from the server's root, e.g. `/healthz`) as `token`, or without a
+    /// credential: the status, the `Date` header and the body, whatever the status. For checks
+    /// that expect a refusal.
+    pub async fn probe(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Option<String>, String)> {
+        let mut base = self.server.base.clone();
+        if !base.path().ends_with('/') {
+            let with_slash = format!("{}/", base.path());
+            base.set_path(&with_slash);
+        }
+        let url = base
+            .join(path.trim_start_matches('/'))
+            .with_context(|| format!("{path} is not a path on {}", self.server.url()))?;
+        let mut request = self.http.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.server.url()))?;
+        let status = response.status();
+        let date = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("reading the answer to {path}"))?;
+        Ok((status, date, body))
     }
 
     async fn send(

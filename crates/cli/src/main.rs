@@ -1,6 +1,7 @@
 //! The `modeltrail` command: argument parsing and dispatch. Each command lives in its own module;
 //! errors become messages and exit codes here, at the edge.
 
+mod backup_command;
 mod checkpoint_command;
 mod client;
 mod code_command;
@@ -11,6 +12,7 @@ mod log_commands;
 mod monitor_command;
 mod record_commands;
 mod report_command;
+mod selftest_command;
 mod serve_command;
 mod session_commands;
 mod user_commands;
@@ -98,6 +100,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Back up a data directory (and its PostgreSQL database) to one file while the server
+    /// runs: an online snapshot of the log, the blobs and the public key.
+    Backup(backup_command::BackupArgs),
+    /// Restore a backup file into a new data directory (and an empty PostgreSQL database), or
+    /// with --check only check the file's integrity.
+    Restore(backup_command::RestoreArgs),
+    /// Installation/operational qualification of a running server: health, log key, signed
+    /// checkpoint, the live log recomputed, clock, access control. The report is recorded in
+    /// the log and written with its inclusion proof. Exit 1 when a check fails.
+    Selftest(selftest_command::SelftestArgs),
     /// Run the HTTP server (REST API under /api/v1) until SIGINT or SIGTERM.
     Serve(serve_command::ServeArgs),
     /// Log in to a server; the session is kept for the commands that follow.
@@ -156,6 +168,9 @@ fn main() -> ExitCode {
             Command::Prove { store, proof } => log_commands::prove(&store, proof).await,
             Command::Verify(args) => verify_command::run(args).await,
             Command::Export { store, out } => log_commands::export(&store, &out).await,
+            Command::Backup(args) => backup_command::backup(args).await,
+            Command::Restore(args) => backup_command::restore(args).await,
+            Command::Selftest(args) => selftest_command::run(args).await,
             Command::Serve(args) => serve_command::run(args).await,
             Command::Login(args) => session_commands::login(args).await,
             Command::Logout(args) => session_commands::logout(args).await,

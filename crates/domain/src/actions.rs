@@ -34,6 +34,8 @@ pub const DECISION_RECORD: &str = "decision.record";
 /// A person's signed review of an undecided decision (`decisions::Reviewed`).
 pub const DECISION_REVIEW: &str = "decision.review";
 pub const REPORT_GENERATED: &str = "report.generated";
+/// The report of an installation/operational qualification run (`modeltrail selftest`).
+pub const SYSTEM_QUALIFICATION: &str = "system.qualification";
 
 /// Whether a user is a person (logs in with a password) or a service account (API tokens only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,7 +24,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::mlflow::wire::MlflowErrorBody;
 use crate::routes::{
     self, assessments, auth, charts, datasets, decisions, fairness_file, feedback, ledger, lineage,
-    monitoring, notifications, records, release, reports, users, validation, workflow,
+    monitoring, notifications, qualification, records, release, reports, users, validation,
+    workflow,
 };
 use crate::state::Shared;
 
@@ -83,6 +84,7 @@ pub const BASIC: &str = "basic";
         release::readiness,
         release::deploy,
         validation::record,
+        qualification::record,
         datasets::upload,
         assessments::fairness,
         fairness_file::fairness_file,

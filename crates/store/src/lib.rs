@@ -4,6 +4,7 @@
 //! verification of a stored log, and the content-addressed blob directory beside it.
 
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod bundle;
 pub mod credentials;

@@ -14,6 +14,7 @@ pub(crate) mod lineage;
 pub(crate) mod mlflow;
 pub(crate) mod monitoring;
 pub(crate) mod notifications;
+pub(crate) mod qualification;
 pub(crate) mod records;
 pub(crate) mod release;
 pub(crate) mod reports;
@@ -218,6 +219,11 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/api/v1/events", ledger::events),
         endpoint(M::GET, "/api/v1/proofs/inclusion", ledger::inclusion),
         endpoint(M::GET, "/api/v1/proofs/consistency", ledger::consistency),
+        endpoint(
+            M::POST,
+            "/api/v1/qualification-reports",
+            qualification::record,
+        ),
     ]
     .into_iter()
     .chain(mlflow::endpoints())
