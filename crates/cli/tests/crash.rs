@@ -126,6 +126,10 @@ fn check_present(dir: &std::path::Path, acknowledged: &[(u64, String)]) {
     }
 }
 
+/// The server tests run one at a time: the PostgreSQL restart would fail the others' requests,
+/// and two loads on two cores would make every request slow.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -210,11 +214,13 @@ async fn server_survives_sigkill(backend: live::Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_on_sqlite_loses_no_acknowledged_write_to_sigkill() {
+    let _serial = SERIAL.lock().await;
     server_survives_sigkill(live::Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_on_postgres_loses_no_acknowledged_write_to_sigkill() {
+    let _serial = SERIAL.lock().await;
     server_survives_sigkill(live::Backend::postgres("crash").await).await;
 }
 
@@ -323,6 +329,7 @@ fn assert_clean_server_errors(tally: &live::Tally, context: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_gives_clean_errors_and_damages_nothing() {
+    let _serial = SERIAL.lock().await;
     let disk = match SmallDisk::mount(160) {
         Ok(disk) => disk,
         Err(reason) => {
@@ -445,6 +452,7 @@ fn restart_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_under_load_fails_cleanly_and_the_server_recovers() {
+    let _serial = SERIAL.lock().await;
     let mut server = live::Live::new(live::Backend::postgres("pgrestart").await);
     server.start().await;
     let token = server.setup_users().await;
