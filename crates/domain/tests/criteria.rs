@@ -1083,8 +1083,45 @@ fn criterion_text() -> impl Strategy<Value = String> {
     })
 }
 
+/// 512 cases per property unless `PROPTEST_CASES` asks for more (the fuzz run in README).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn edited_criteria_never_panic_when_parsed_or_evaluated(
+        text in criterion_text(),
+        edits in prop::collection::vec((any::<usize>(), any::<char>()), 1..4),
+        value in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(0.0), -1e300f64..1e300],
+    ) {
+        let mut chars: Vec<char> = text.chars().collect();
+        for (at, c) in edits {
+            let i = at % (chars.len() + 1);
+            if i == chars.len() || at % 3 == 0 {
+                chars.insert(i, c);
+            } else {
+                chars[i] = c;
+            }
+        }
+        let edited: String = chars.into_iter().collect();
+        match Criterion::parse(&edited) {
+            Ok(criterion) => {
+                let facts = FactsFn(|_: &Reference| -> Result<f64, FactError> { Ok(value) });
+                let _ = criterion.evaluate(&facts);
+                prop_assert_eq!(Criterion::parse(&criterion.canonical()).ok(), Some(criterion));
+            }
+            Err(error) => {
+                prop_assert!(error.position <= edited.len());
+                let _ = error.pointer(&edited);
+            }
+        }
+    }
 
     #[test]
     fn canonical_text_parses_back_to_the_same_criterion(text in criterion_text()) {

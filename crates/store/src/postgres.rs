@@ -1,6 +1,8 @@
 //! The PostgreSQL backend: the same tables and append-only triggers as the SQLite backend, in an
 //! optional dedicated schema. One writer connection (the sequencer's appends, the log identity),
 //! and one reader connection shared by all reads, with every statement prepared once at connect.
+//! A connection found closed (the database restarted, the network dropped) is opened again on
+//! its next use, so the server recovers by itself once the database is back.
 
 use modeltrail_ledger::tree::NodeId;
 use modeltrail_ledger::verify::{CheckedChunk, ChunkChecker};
@@ -96,9 +98,15 @@ pub struct PgStore {
 }
 
 struct Inner {
+    config: Config,
     schema: Option<String>,
     writer: Mutex<Writer>,
-    reader: Client,
+    reader: Mutex<Arc<Reader>>,
+}
+
+/// The reader connection and the statements prepared on it.
+struct Reader {
+    client: Client,
     reads: ReadStatements,
 }
 
@@ -255,7 +263,29 @@ impl PgStore {
             tx.commit().await?;
         }
 
-        let writer = Writer {
+        let writer = Writer::prepare(client).await?;
+        let reader = Reader::connect(&config).await?;
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                config,
+                schema: schema.map(str::to_owned),
+                writer: Mutex::new(writer),
+                reader: Mutex::new(Arc::new(reader)),
+            }),
+        })
+    }
+
+    /// The schema this store uses, if one was given; otherwise the connection's default
+    /// `search_path` decides.
+    pub fn schema(&self) -> Option<&str> {
+        self.inner.schema.as_deref()
+    }
+}
+
+impl Writer {
+    /// Prepares the writer's statements on `client`.
+    async fn prepare(client: Client) -> Result<Writer, StoreError> {
+        Ok(Writer {
             size: client.prepare(SIZE).await?,
             identity: client.prepare(IDENTITY).await?,
             insert_identity: client
@@ -285,55 +315,69 @@ impl PgStore {
                 )
                 .await?,
             client,
-        };
+        })
+    }
+}
 
-        let reader = open_connection(&config, "reader").await?;
+impl Reader {
+    /// Opens the reader connection and prepares its statements.
+    async fn connect(config: &Config) -> Result<Reader, StoreError> {
+        let client = open_connection(config, "reader").await?;
         let reads = ReadStatements {
-            size: reader.prepare(SIZE).await?,
-            identity: reader.prepare(IDENTITY).await?,
-            nodes: reader
+            size: client.prepare(SIZE).await?,
+            identity: client.prepare(IDENTITY).await?,
+            nodes: client
                 .prepare("SELECT seq, hashes FROM events WHERE seq = ANY($1::bigint[])")
                 .await?,
-            entries: reader
+            entries: client
                 .prepare(
                     "SELECT seq, body, hashes FROM events WHERE seq >= $1::bigint \
                      ORDER BY seq LIMIT $2::bigint",
                 )
                 .await?,
-            entry_range: reader
+            entry_range: client
                 .prepare(
                     "SELECT seq, body, hashes FROM events \
                      WHERE seq >= $1::bigint AND seq < $2::bigint ORDER BY seq",
                 )
                 .await?,
-            checkpoints: reader
+            checkpoints: client
                 .prepare("SELECT size, note FROM checkpoints ORDER BY size")
                 .await?,
-            latest_checkpoint: reader
+            latest_checkpoint: client
                 .prepare("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1")
                 .await?,
-            record_head: reader
+            record_head: client
                 .prepare(
                     "SELECT version, leaf, seq FROM record_heads \
                      WHERE kind = $1::text AND id = $2::text",
                 )
                 .await?,
         };
+        Ok(Reader { client, reads })
+    }
+}
 
-        Ok(PgStore {
-            inner: Arc::new(Inner {
-                schema: schema.map(str::to_owned),
-                writer: Mutex::new(writer),
-                reader,
-                reads,
-            }),
-        })
+impl PgStore {
+    /// The reader connection, opened again first if it was found closed.
+    async fn reader(&self) -> Result<Arc<Reader>, StoreError> {
+        let mut current = self.inner.reader.lock().await;
+        if current.client.is_closed() {
+            tracing::warn!("the PostgreSQL reader connection was closed; reconnecting");
+            *current = Arc::new(Reader::connect(&self.inner.config).await?);
+        }
+        Ok(current.clone())
     }
 
-    /// The schema this store uses, if one was given; otherwise the connection's default
-    /// `search_path` decides.
-    pub fn schema(&self) -> Option<&str> {
-        self.inner.schema.as_deref()
+    /// The writer connection, locked, opened again first if it was found closed.
+    async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, Writer>, StoreError> {
+        let mut writer = self.inner.writer.lock().await;
+        if writer.client.is_closed() {
+            tracing::warn!("the PostgreSQL writer connection was closed; reconnecting");
+            let client = open_connection(&self.inner.config, "writer").await?;
+            *writer = Writer::prepare(client).await?;
+        }
+        Ok(writer)
     }
 }
 
@@ -352,7 +396,7 @@ pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
 
 impl LogStore for PgStore {
     async fn init_identity(&self, identity: &LogIdentity) -> Result<LogIdentity, StoreError> {
-        let mut guard = self.inner.writer.lock().await;
+        let mut guard = self.writer().await?;
         let writer = &mut *guard;
         let tx = writer.client.transaction().await?;
         // Two processes initialising at once: the second waits, then reads the first's identity.
@@ -380,8 +424,8 @@ impl LogStore for PgStore {
     }
 
     async fn identity(&self) -> Result<Option<LogIdentity>, StoreError> {
-        let inner = &self.inner;
-        identity_from(&inner.reader.query(&inner.reads.identity, &[]).await?)
+        let reader = self.reader().await?;
+        identity_from(&reader.client.query(&reader.reads.identity, &[]).await?)
     }
 
     async fn append(&self, batch: &Batch) -> Result<(), StoreError> {
@@ -422,7 +466,7 @@ impl LogStore for PgStore {
         }
         let checkpoint_size = to_i64(batch.checkpoint.size, "size")?;
 
-        let mut guard = self.inner.writer.lock().await;
+        let mut guard = self.writer().await?;
         let writer = &mut *guard;
         // Dropping the transaction before commit (an error, a cancelled future) rolls it back.
         let tx = writer.client.transaction().await?;
@@ -456,8 +500,8 @@ impl LogStore for PgStore {
     }
 
     async fn size(&self) -> Result<u64, StoreError> {
-        let inner = &self.inner;
-        size_from(inner.reader.query_opt(&inner.reads.size, &[]).await?)
+        let reader = self.reader().await?;
+        size_from(reader.client.query_opt(&reader.reads.size, &[]).await?)
     }
 
     async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
@@ -470,8 +514,8 @@ impl LogStore for PgStore {
             .collect::<Result<Vec<i64>, StoreError>>()?;
         seqs.sort_unstable();
         seqs.dedup();
-        let inner = &self.inner;
-        let rows = inner.reader.query(&inner.reads.nodes, &[&seqs]).await?;
+        let reader = self.reader().await?;
+        let rows = reader.client.query(&reader.reads.nodes, &[&seqs]).await?;
         let mut by_seq: HashMap<i64, Vec<u8>> = HashMap::with_capacity(rows.len());
         for row in &rows {
             by_seq.insert(row.try_get(0)?, row.try_get(1)?);
@@ -489,10 +533,10 @@ impl LogStore for PgStore {
         let from = to_i64(from, "seq")?;
         // A limit beyond i64 means "all of them".
         let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
-        let inner = &self.inner;
-        let rows = inner
-            .reader
-            .query(&inner.reads.entries, &[&from, &limit_sql])
+        let reader = self.reader().await?;
+        let rows = reader
+            .client
+            .query(&reader.reads.entries, &[&from, &limit_sql])
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -507,10 +551,10 @@ impl LogStore for PgStore {
 
     async fn checked_entries(&self, begin: u64, end: u64) -> Result<CheckedChunk, StoreError> {
         let (from, to) = (to_i64(begin, "seq")?, to_i64(end, "seq")?);
-        let inner = &self.inner;
-        let rows = inner
-            .reader
-            .query(&inner.reads.entry_range, &[&from, &to])
+        let reader = self.reader().await?;
+        let rows = reader
+            .client
+            .query(&reader.reads.entry_range, &[&from, &to])
             .await?;
         let mut checker = ChunkChecker::new(begin, end);
         for row in &rows {
@@ -525,25 +569,25 @@ impl LogStore for PgStore {
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let inner = &self.inner;
-        let rows = inner.reader.query(&inner.reads.checkpoints, &[]).await?;
+        let reader = self.reader().await?;
+        let rows = reader.client.query(&reader.reads.checkpoints, &[]).await?;
         rows.iter().map(checkpoint_from).collect()
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let inner = &self.inner;
-        let row = inner
-            .reader
-            .query_opt(&inner.reads.latest_checkpoint, &[])
+        let reader = self.reader().await?;
+        let row = reader
+            .client
+            .query_opt(&reader.reads.latest_checkpoint, &[])
             .await?;
         row.as_ref().map(checkpoint_from).transpose()
     }
 
     async fn record_head(&self, kind: &str, id: &str) -> Result<Option<RecordHead>, StoreError> {
-        let inner = &self.inner;
-        let row = inner
-            .reader
-            .query_opt(&inner.reads.record_head, &[&kind, &id])
+        let reader = self.reader().await?;
+        let row = reader
+            .client
+            .query_opt(&reader.reads.record_head, &[&kind, &id])
             .await?;
         row.map(|row| {
             Ok(RecordHead {
@@ -561,8 +605,9 @@ impl LogStore for PgStore {
         let (kinds, ids): (Vec<&str>, Vec<&str>) =
             keys.iter().map(|(k, i)| (k.as_str(), i.as_str())).unzip();
         let rows = self
-            .inner
-            .reader
+            .reader()
+            .await?
+            .client
             .query(
                 "SELECT h.kind, h.id, h.version, h.leaf, h.seq FROM record_heads h \
                  JOIN UNNEST($1::text[], $2::text[]) AS k(kind, id) \
@@ -587,8 +632,9 @@ impl LogStore for PgStore {
 impl CredentialStore for PgStore {
     async fn password_hash(&self, user: &str) -> Result<Option<String>, StoreError> {
         let row = self
-            .inner
-            .reader
+            .reader()
+            .await?
+            .client
             .query_opt(
                 "SELECT password_hash FROM credentials WHERE user_id = $1::text",
                 &[&user],
@@ -598,8 +644,9 @@ impl CredentialStore for PgStore {
     }
 
     async fn set_password_hash(&self, user: &str, hash: &str) -> Result<(), StoreError> {
-        self.inner
-            .reader
+        self.reader()
+            .await?
+            .client
             .execute(
                 "INSERT INTO credentials (user_id, password_hash) VALUES ($1::text, $2::text) \
                  ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash",
