@@ -6,6 +6,7 @@ mod checkpoint_command;
 mod client;
 mod code_command;
 mod dataset_command;
+mod decision_commands;
 mod display;
 mod fairness_command;
 mod log_commands;
@@ -143,6 +144,8 @@ enum Command {
     Change(workflow_commands::WorkflowArgs),
     /// Reports for people: a model version's validation dossier as PDF or HTML.
     Report(report_command::ReportArgs),
+    /// Decision records: the review queue, one decision, a signed review, statistics.
+    Decision(decision_commands::DecisionArgs),
 }
 
 fn main() -> ExitCode {
@@ -187,6 +190,7 @@ fn main() -> ExitCode {
             Command::Capa(args) => workflow_commands::run("capa", args).await,
             Command::Change(args) => workflow_commands::run("change_request", args).await,
             Command::Report(args) => report_command::run(args).await,
+            Command::Decision(args) => decision_commands::run(args).await,
         }
     });
     match result {

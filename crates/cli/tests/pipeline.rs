@@ -1326,3 +1326,171 @@ async fn monitor_upload_sends_a_window_and_exits_1_on_a_breach() {
     assert!(out.stderr.contains("mp9"), "{}", out.all());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_queue_and_a_signed_review_from_the_command_line() {
+    let s = Server::start().await;
+    let pipeline = s.pipeline().await;
+    let http = reqwest::Client::new();
+    let base = s.base.clone();
+    let admin = api(
+        &http,
+        &base,
+        None,
+        "/api/v1/auth/login",
+        json!({"username": "admin", "password": ADMIN_PASSWORD}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = person(&http, &base, &admin, "dev", "developer").await;
+    person(&http, &base, &admin, "qa", "qa").await;
+    api(
+        &http,
+        &base,
+        Some(&dev),
+        "/api/v1/records/model",
+        json!({"id": "m1", "data": {
+        "name": "m", "owner": "dev", "intended_use": "Flags batches.",
+        "context_of_use": "Advisory.", "gamp_category": 5,
+        "risk": {"model_influence": "low", "decision_consequence": "low"}}}),
+    )
+    .await;
+    api(
+        &http,
+        &base,
+        Some(&dev),
+        "/api/v1/records/model_version",
+        json!({"id": "mv1",
+        "data": {"model": "m1", "version": "1",
+                 "artifacts": [{"path": "model.pkl", "sha256": "c".repeat(64)}]}}),
+    )
+    .await;
+    api(
+        &http,
+        &base,
+        Some(&dev),
+        "/api/v1/model-versions/mv1/deployments",
+        json!({"environment": "test", "target": "bench-1",
+               "decisions": {"confidence_threshold": 0.8}}),
+    )
+    .await;
+    // The pipeline's service account serves the model: three decisions, two below 0.8.
+    let token = pipeline
+        .env
+        .iter()
+        .find(|(k, _)| k == "MODELTRAIL_TOKEN")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let mut body = String::new();
+    for (id, confidence) in [("c-1", 0.95), ("c-2", 0.42), ("c-3", 0.61)] {
+        body.push_str(
+            &json!({"request_id": id, "model_version": "mv1", "environment": "test",
+                    "predicted_at": "2026-12-04T08:30:00Z", "input": {"x": confidence},
+                    "output": {"label": "pass"}, "confidence": confidence})
+            .to_string(),
+        );
+        body.push('\n');
+    }
+    let response = http
+        .post(format!("{base}/api/v1/decisions:batch"))
+        .bearer_auth(&token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().await.unwrap()
+    );
+
+    let qa = s.cli();
+    qa.ok(
+        &["login", "--user", "qa"],
+        &[("MODELTRAIL_PASSWORD", "qa-second-password")],
+    )
+    .await;
+    let out = qa.ok(&["decision", "queue"], &[]).await;
+    assert!(
+        out.stdout.contains("c-2") && out.stdout.contains("c-3"),
+        "{}",
+        out.all()
+    );
+    assert!(!out.stdout.contains("c-1"), "{}", out.all());
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("output.json");
+    std::fs::write(&output, br#"{"label": "reject"}"#).unwrap();
+    let out = qa
+        .ok(
+            &[
+                "decision",
+                "review",
+                "c-2",
+                "--verdict",
+                "override",
+                "--reason",
+                "Hardness re-tested out of range.",
+                "--output",
+                output.to_str().unwrap(),
+            ],
+            &[("MODELTRAIL_PASSWORD", "qa-second-password")],
+        )
+        .await;
+    assert!(out.stdout.contains("decision c-2"), "{}", out.all());
+    assert!(
+        out.stdout.contains("overridden by qa Example (qa)"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("meaning reviewed"), "{}", out.all());
+    // A wrong password signs nothing; a second review of the same decision is refused.
+    let out = qa
+        .run(
+            &[
+                "decision",
+                "review",
+                "c-3",
+                "--verdict",
+                "accept",
+                "--reason",
+                "ok",
+            ],
+            &[("MODELTRAIL_PASSWORD", "not-the-password")],
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("password"), "{}", out.all());
+    let out = qa
+        .run(
+            &[
+                "decision",
+                "review",
+                "c-2",
+                "--verdict",
+                "accept",
+                "--reason",
+                "again",
+            ],
+            &[("MODELTRAIL_PASSWORD", "qa-second-password")],
+        )
+        .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    let out = qa.ok(&["decision", "queue"], &[]).await;
+    assert!(
+        out.stdout.contains("c-3") && !out.stdout.contains("c-2"),
+        "{}",
+        out.all()
+    );
+    let out = qa.ok(&["decision", "show", "c-2", "--json"], &[]).await;
+    let shown = out.json();
+    assert_eq!(shown["state"], "overridden");
+    assert_eq!(shown["review"]["output"]["label"], "reject");
+    let out = qa.ok(&["decision", "stats", "mv1"], &[]).await;
+    assert!(out.stdout.contains("mv1: 3 decisions"), "{}", out.all());
+    assert!(out.stdout.contains("2026-12-04"), "{}", out.all());
+    assert!(out.stdout.contains("override rate: 1.0"), "{}", out.all());
+    s.stop().await;
+}

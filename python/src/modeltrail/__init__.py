@@ -40,11 +40,16 @@ from .errors import (
     TransportError,
     VerificationError,
 )
+from .decisions import DecisionLogger, DecisionQueueFull, decision_record, input_digest
 from .records import Event, InclusionProof, Readiness, Receipt, Record
 from .verifier import LogVerifier
 
 __all__ = [
     "Client",
+    "DecisionLogger",
+    "DecisionQueueFull",
+    "decision_record",
+    "input_digest",
     "MEANINGS",
     "Record",
     "Receipt",

@@ -24,6 +24,7 @@ import ssl
 import sys
 from pathlib import Path
 from typing import (
+    TYPE_CHECKING,
     Any,
     Dict,
     Iterator,
@@ -49,6 +50,9 @@ from .monitoring import Columns, to_json_column, to_json_columns
 from .records import Event, InclusionProof, Readiness, Receipt, Record
 from .transport import Transport
 from .verifier import LogVerifier
+
+if TYPE_CHECKING:
+    from .decisions import DecisionLogger
 
 __all__ = ["Client", "MEANINGS"]
 
@@ -593,8 +597,10 @@ class Client:
         artifact_sha256: Optional[str] = None,
         notes: Optional[str] = None,
         reason: Optional[str] = None,
+        decisions: Optional[Mapping[str, Any]] = None,
     ) -> Record:
-        """Records a deployment. To ``production`` only through the release gate: otherwise
+        """Records a deployment (``decisions``: the deployment's defaults for decision
+        records: ``confidence_threshold``, ``max_override_rate``, ``min_reviews``). To ``production`` only through the release gate: otherwise
         :class:`~modeltrail.errors.ReleaseRefusedError`, whose ``unmet`` lists every missing
         condition (nothing is written)."""
         body: Dict[str, Any] = {"environment": environment, "target": target}
@@ -606,8 +612,129 @@ class Client:
         ):
             if value is not None:
                 body[key] = value
+        if decisions is not None:
+            body["decisions"] = dict(decisions)
         answer = self._post(f"/api/v1/model-versions/{_q(model_version)}/deployments", body)
         return self._record_answer(answer)
+
+    # -- decision records ------------------------------------------------------------------
+
+    def record_decisions(self, records: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+        """Sends up to 10,000 decision records as one batch (a service account's token).
+        The server takes the batch whole or refuses it whole (an
+        :class:`~modeltrail.errors.InvalidRequestError` naming the first bad line); the answer
+        holds ``first_seq``, ``last_seq`` and the signed ``checkpoint`` that includes them,
+        which is verified and pinned here (with ``verify``)."""
+        from .decisions import MAX_BATCH, ndjson
+
+        if not 1 <= len(records) <= MAX_BATCH:
+            raise ValueError(f"a batch holds 1 to {MAX_BATCH} records, not {len(records)}")
+        answer = self._http.request(
+            "POST",
+            "/api/v1/decisions:batch",
+            body=ndjson(records),
+            content_type="application/x-ndjson",
+        )
+        if self.verify and isinstance(answer, Mapping):
+            checkpoint = self._accept(str(answer["checkpoint"]))
+            if checkpoint.size != int(answer["tree_size"]):
+                raise ProofError(
+                    f"the batch's checkpoint is for size {checkpoint.size}, the answer says "
+                    f"{answer['tree_size']}"
+                )
+        return dict(answer)
+
+    def decision_logger(self, **options: Any) -> "DecisionLogger":
+        """A :class:`~modeltrail.decisions.DecisionLogger` sending through this client
+        (``batch_size``, ``max_queue``, ``flush_interval``, ``on_error``)."""
+        from .decisions import DecisionLogger
+
+        return DecisionLogger(self, **options)
+
+    def decision(self, request_id: str) -> Dict[str, Any]:
+        """A decision by request id: content, state and review."""
+        return dict(self._get(f"/api/v1/decisions/{_q(request_id)}"))
+
+    def decisions(self, **filters: Any) -> Dict[str, Any]:
+        """One page of decisions (``model_version``, ``from``, ``to``, ``request_id``,
+        ``min_confidence``, ``max_confidence``, ``review``, ``after``, ``limit``); pass the
+        answer's ``next`` as ``after`` for the next page."""
+        query = {k.rstrip("_"): v for k, v in filters.items() if v is not None}
+        return dict(self._get("/api/v1/decisions", query=query))
+
+    def review_queue(self, model_version: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """Every decision waiting for a person's review, in log order."""
+        after: Optional[int] = None
+        while True:
+            page = self.decisions(
+                review="undecided", model_version=model_version, after=after, limit=500
+            )
+            yield from page["decisions"]
+            if page.get("next") is None:
+                return
+            after = int(page["next"])
+
+    def review_decision(
+        self,
+        request_id: str,
+        verdict: str,
+        reason: str,
+        password: Optional[str] = None,
+        *,
+        output: Any = None,
+        meaning: str = "reviewed",
+    ) -> Dict[str, Any]:
+        """Accepts (``verdict="accept"``) or overrides (``"override"``, with ``output``) an
+        undecided decision: an electronic signature, so the password is given again (asked
+        on the terminal without ``password``)."""
+        user = self.username
+        if password is None:
+            password = _ask_password(
+                f"Reviewing decision {request_id} ({verdict}) as '{meaning}' (21 CFR Part 11 "
+                f"electronic signature).\nPassword for {user}: "
+            )
+        body: Dict[str, Any] = {
+            "verdict": verdict,
+            "reason": reason,
+            "meaning": meaning,
+            "username": user,
+            "password": password,
+        }
+        if output is not None:
+            body["output"] = output
+        answer = dict(self._post(f"/api/v1/decisions/{_q(request_id)}/review", body))
+        self._after_write(answer.get("receipt"), f"the review of decision {request_id}")
+        return answer
+
+    def decision_proof(self, request_id: str) -> InclusionProof:
+        """Proves the decision recorded under ``request_id`` included in the log: its leaf
+        recomputed from the event's canonical bytes, the proof checked against a checkpoint
+        signed by the log's key and consistent with the pin."""
+        answer = self._get(f"/api/v1/decisions/{_q(request_id)}/proof")
+        event = Event.from_json(dict(answer["event"]))
+        ref = event.record or {}
+        if ref.get("type") != "decision" or ref.get("id") != request_id:
+            raise ProofError(f"the server proved {ref}, not decision {request_id}")
+        leaf = event.leaf_hash()
+        if leaf.hex() != answer["leaf"]:
+            raise ProofError(
+                f"decision {request_id} hashes to {leaf.hex()}, not the leaf {answer['leaf']} "
+                "the server gave: the event was altered"
+            )
+        index = int(answer["index"])
+        if index != event.seq:
+            raise ProofError(f"the proof is for index {index}, the event is seq {event.seq}")
+        checkpoint = self._accept(str(answer["checkpoint"]))
+        proof = [from_hex(p, "proof") for p in answer["proof"]]
+        self._trust.check_inclusion(leaf, index, checkpoint, proof)
+        return InclusionProof(
+            seq=index,
+            leaf=leaf.hex(),
+            tree_size=checkpoint.size,
+            root=checkpoint.root_hex,
+            proof=[p.hex() for p in proof],
+            content_checked=True,
+        )
 
     # -- the log ---------------------------------------------------------------------------
 
