@@ -114,7 +114,8 @@ def test_reviewer_workflow_in_the_browser(server, browser, tmp_path):
     page.get_by_label("Actor (user id)").fill("dana")
     page.get_by_label("Record type").fill("model")
     page.get_by_role("button", name="Filter").click()
-    rows = page.locator("main table tbody > tr")
+    # The trail's own rows, not those of the change tables inside them.
+    rows = page.locator("main table.trail > tbody > tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("record.update")
     expect(rows.nth(0)).to_contain_text("second line")

@@ -99,13 +99,16 @@ async fn batch(s: &TestServer, token: &str, records: &[Value]) -> (StatusCode, V
     .await
 }
 
+/// A change that makes one record of a batch wrong.
+type Spoil = Box<dyn Fn(&mut Value)>;
+
 async fn a_bad_batch_is_refused_whole_with_its_line(backend: Backend) {
     let Setup { s, dev, svc, .. } = setup(backend, json!({})).await;
     let good: Vec<Value> = (0..50).map(|i| decision(&format!("r-{i}"), 0.9)).collect();
     let before = s.tree_size().await;
 
     // Each kind of wrong record, on line 38: the whole batch is refused, naming line and field.
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, StatusCode)> = vec![
+    let cases: Vec<(Spoil, &str, StatusCode)> = vec![
         (
             Box::new(|r| r["confidence"] = json!(1.2)),
             "confidence",

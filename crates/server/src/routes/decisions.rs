@@ -83,7 +83,7 @@ async fn latest_naming(
         .filter(|r| r.kind == kind && !r.voided)
         .filter_map(|r| r.head().map(|h| (h.seq, r.id.clone())))
         .collect();
-    heads.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    heads.sort_unstable_by_key(|head| std::cmp::Reverse(head.0));
     for (seq, id) in heads {
         let content = state.event(seq).await?.payload;
         if content["model_version"] == model_version && keep(&content) {

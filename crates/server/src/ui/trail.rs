@@ -357,7 +357,7 @@ pub async fn page(
         }
         @if rows.is_empty() { p.muted { "No event matches among the " (found.scanned) " looked at." } }
         @else {
-            table {
+            table.trail {
                 caption.muted { "Newest first" }
                 thead { tr { th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "What" } th scope="col" { "Why" } th scope="col" { "Details" } } }
                 tbody { @for r in &rows { (r) } }
