@@ -59,7 +59,10 @@ pub(crate) fn router() -> Router<Shared> {
             "/model-versions/{id}/drift-chart.svg",
             get(dossier::drift_chart),
         )
-        .route("/model-versions/{id}/dossier.html", get(dossier::report_html))
+        .route(
+            "/model-versions/{id}/dossier.html",
+            get(dossier::report_html),
+        )
         .route("/model-versions/{id}/dossier.pdf", get(dossier::report_pdf))
         .route("/review", get(review::page).post(review::submit))
 }
