@@ -8,6 +8,7 @@ fuller run in README raises it. Schemathesis' pytest plugin does not load under 
 pytest, so each operation's strategy is driven with hypothesis directly.
 """
 
+import json
 import os
 
 import schemathesis
@@ -22,6 +23,15 @@ CHECKS = [
     checks.content_type_conformance,
     checks.response_schema_conformance,
 ]
+
+
+@schemathesis.serializer("application/x-ndjson")
+def json_lines(ctx, value):
+    """Bodies of `POST /api/v1/decisions:batch`: generated text is sent as it is (lines or
+    not), any other generated value as one JSON line."""
+    if isinstance(value, str):
+        return value.encode()
+    return (json.dumps(value) + "\n").encode()
 
 
 def test_every_operation_keeps_its_contract(server):
