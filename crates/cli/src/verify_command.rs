@@ -64,8 +64,13 @@ fn trusted_checkpoints(
 ) -> anyhow::Result<Vec<modeltrail_ledger::checkpoint::Checkpoint>> {
     let mut pinned = Vec::new();
     for path in &args.trusted {
-        let text =
+        let mut text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // A checkpoint copied out of a report or a page usually loses the newline that ends its
+        // last signature line; that newline frames the note and is not signed.
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         let signed = SignedCheckpoint::open(&text, verifier)
             .with_context(|| format!("{} is not a checkpoint of this log", path.display()))?;
         pinned.push(signed.into_parts().0);
