@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::dashboard::content;
 use super::forms::{checked, csrf_field, FieldErrors};
-use super::layout::{enc, html, page as frame, plain, record_link, PageResult};
+use super::layout::{enc, html, page as frame, plain, record_link, unmet_conditions, PageResult};
 use super::records::stale_notice;
 use super::session::Viewer;
 use crate::error::ApiError;
@@ -181,26 +181,7 @@ pub async fn transition(
     {
         Ok(_) => Ok(Redirect::to(&back).into_response()),
         Err(e) => {
-            let unmet: Vec<String> = e
-                .details
-                .as_ref()
-                .and_then(|d| d.get("unmet"))
-                .and_then(Value::as_array)
-                .map(|u| {
-                    u.iter()
-                        .map(|c| {
-                            format!(
-                                "{}: {}",
-                                plain(&c["code"]),
-                                c["missing"]
-                                    .as_array()
-                                    .map(|m| m.iter().map(plain).collect::<Vec<_>>().join("; "))
-                                    .unwrap_or_else(|| plain(&c["detail"]))
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let unmet = unmet_conditions(&e);
             let message = match unmet.is_empty() {
                 true => e.message.clone(),
                 false => format!("{} Missing: {}", e.message, unmet.join(" | ")),

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::forms::{checked, csrf_field, text_field, FieldErrors, Form};
-use super::layout::{enc, html, page as frame, plain, record_link, PageResult, UiError};
+use super::layout::{
+    enc, html, page as frame, plain, record_link, unmet_conditions, PageResult, UiError,
+};
 use super::records::signatures_table;
 use super::session::Viewer;
 use crate::dossier::gather;
@@ -284,26 +286,7 @@ pub async fn deploy(
         ))
         .into_response()),
         Err(e) => {
-            let unmet: Vec<String> = e
-                .details
-                .as_ref()
-                .and_then(|d| d.get("unmet"))
-                .and_then(Value::as_array)
-                .map(|u| {
-                    u.iter()
-                        .map(|c| {
-                            format!(
-                                "{}: {}",
-                                plain(&c["code"]),
-                                c["missing"]
-                                    .as_array()
-                                    .map(|m| m.iter().map(plain).collect::<Vec<_>>().join("; "))
-                                    .unwrap_or_default()
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let unmet = unmet_conditions(&e);
             let notice = html! {
                 div.error role="alert" {
                     p { strong { "Release refused: " } (e.message) }

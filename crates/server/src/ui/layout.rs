@@ -93,6 +93,30 @@ pub fn when(t: &Timestamp) -> Markup {
     }
 }
 
+/// The conditions a refusal lists as unmet (`details.unmet`, the release gate's and the
+/// workflow's), each as "code: what is missing" (or its detail when it names nothing missing).
+pub fn unmet_conditions(error: &crate::error::ApiError) -> Vec<String> {
+    let conditions = error
+        .details
+        .as_ref()
+        .and_then(|d| d.get("unmet"))
+        .and_then(serde_json::Value::as_array);
+    conditions
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let missing = c["missing"]
+                .as_array()
+                .map(|m| m.iter().map(plain).collect::<Vec<_>>().join("; "));
+            format!(
+                "{}: {}",
+                plain(&c["code"]),
+                missing.unwrap_or_else(|| plain(&c["detail"]))
+            )
+        })
+        .collect()
+}
+
 /// A JSON value as readable text (strings unquoted).
 pub fn plain(value: &serde_json::Value) -> String {
     match value {
